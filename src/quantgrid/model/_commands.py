@@ -1,0 +1,35 @@
+"""Commands: frozen, imperative requests sent to one endpoint.
+
+Messages are msgspec Structs: immutable, about twenty times cheaper to build than frozen
+dataclasses (the backtest makes several per order), and ready to encode for a network bus.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from quantgrid.model._orders import Order
+
+
+class SubmitOrder(msgspec.Struct, frozen=True):
+    """Ask the execution engine to send ``order`` to its venue."""
+
+    order: Order
+    ts_init: int
+
+
+class CancelOrder(msgspec.Struct, frozen=True):
+    """Ask for a working order to be cancelled."""
+
+    client_order_id: str
+    instrument_id: str
+    strategy_id: str
+    ts_init: int
+
+
+class CancelAllOrders(msgspec.Struct, frozen=True):
+    """Ask for every working order of a strategy (optionally one instrument) to be cancelled."""
+
+    strategy_id: str
+    instrument_id: str | None
+    ts_init: int

@@ -1,0 +1,10 @@
+"""Portfolio accounting and the read-only view strategies get of it."""
+
+from quantgrid.portfolio._portfolio import (
+    POSITION_TOPIC,
+    Portfolio,
+    PortfolioView,
+    PositionSnapshot,
+)
+
+__all__ = ["POSITION_TOPIC", "Portfolio", "PortfolioView", "PositionSnapshot"]

@@ -1,0 +1,37 @@
+"""The strategy API, the built-in strategies and the strategy loader."""
+
+from quantgrid.strategy._base import (
+    Strategy,
+    StrategyError,
+    StrategyParameterError,
+    StrategyParams,
+)
+from quantgrid.strategy._builtins import (
+    CrossParams,
+    EmaCross,
+    RsiMeanReversion,
+    RsiParams,
+    SmaCross,
+)
+from quantgrid.strategy._registry import (
+    BUILTIN_STRATEGIES,
+    StrategyNotFoundError,
+    load_strategy,
+    register_strategy,
+)
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "CrossParams",
+    "EmaCross",
+    "RsiMeanReversion",
+    "RsiParams",
+    "SmaCross",
+    "Strategy",
+    "StrategyError",
+    "StrategyNotFoundError",
+    "StrategyParameterError",
+    "StrategyParams",
+    "load_strategy",
+    "register_strategy",
+]

@@ -1,0 +1,300 @@
+"""The strategy API: one class runs unchanged in backtests and in paper or live trading."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from quantgrid.core import Clock, MessageBus
+from quantgrid.execution import EXECUTE_ENDPOINT
+from quantgrid.model import (
+    Bar,
+    CancelAllOrders,
+    CancelOrder,
+    Instrument,
+    Order,
+    OrderEvent,
+    OrderFilled,
+    OrderSide,
+    OrderType,
+    SubmitOrder,
+    TimeInForce,
+)
+from quantgrid.portfolio import PortfolioView
+
+
+class StrategyParams(BaseModel):
+    """Base of every strategy's parameters: typed, validated, immutable, no unknown names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class StrategyParameterError(ValueError):
+    """A strategy parameter broke a rule; the message names the parameter and the rule."""
+
+    def __init__(self, strategy: str, problems: list[tuple[str, str]]) -> None:
+        self.strategy = strategy
+        self.problems = problems
+        lines = "; ".join(f"parameter {name!r}: {rule}" for name, rule in problems)
+        super().__init__(f"{strategy}: invalid parameters: {lines}")
+
+
+class StrategyError(RuntimeError):
+    """A strategy raised while handling a bar or an event; the message says where."""
+
+
+class Strategy:
+    """Base class of trading strategies.
+
+    Subclasses set ``name``, declare a ``Params`` model and override the ``on_*`` hooks.
+    The engine calls ``on_start`` once, ``on_bar`` for every bar of the strategy's
+    instruments in time order, ``on_fill`` for each fill of its own orders, and
+    ``on_stop`` once at the end.
+
+    Notes
+    -----
+    A strategy sees a bar only once it has closed, and its orders can fill on the next
+    bar at the earliest: nothing it does can use data from after the current bar.
+    It reads the portfolio through a ``PortfolioView`` and cannot change it.
+    """
+
+    name: ClassVar[str] = "strategy"
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+
+    def __init__(
+        self, params: StrategyParams | Mapping[str, Any] | None = None, strategy_id: str = ""
+    ) -> None:
+        self.params = self.parse_params(params)
+        self.id = strategy_id or self.name
+        self._clock: Clock | None = None
+        self._bus: MessageBus | None = None
+        self._portfolio: PortfolioView | None = None
+        self._instruments: dict[str, Instrument] = {}
+        self._order_count = 0
+
+    # -- parameters ----------------------------------------------------------------------
+    @classmethod
+    def parse_params(cls, params: StrategyParams | Mapping[str, Any] | None) -> StrategyParams:
+        """Validate ``params`` against ``Params``, raising ``StrategyParameterError``."""
+        if isinstance(params, cls.Params):
+            return params
+        if isinstance(params, StrategyParams):
+            params = params.model_dump()
+        try:
+            return cls.Params.model_validate(dict(params or {}))
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                name = ".".join(str(part) for part in error["loc"]) or "(all)"
+                rule = error["msg"]
+                if "input" in error and error["type"] != "missing":
+                    rule += f" (got {error['input']!r})"
+                problems.append((name, rule))
+            raise StrategyParameterError(cls.name, problems) from None
+
+    # -- wiring (done by the engine) --------------------------------------------------
+    def attach(
+        self,
+        clock: Clock,
+        bus: MessageBus,
+        portfolio: PortfolioView,
+        instruments: Mapping[str, Instrument],
+    ) -> None:
+        """Connect the strategy to a running engine and subscribe it to its data."""
+        self._clock = clock
+        self._bus = bus
+        self._portfolio = portfolio
+        self._instruments = dict(instruments)
+        for instrument_id in self._instruments:
+            # The bound hook itself is subscribed: no wrapper call on the per-bar path.
+            bus.subscribe(f"data.bars.{instrument_id}", self.on_bar)
+        bus.subscribe("events.order.>", self._handle_order_event)
+
+    def _handle_order_event(self, event: OrderEvent) -> None:
+        if event.strategy_id != self.id:
+            return
+        if type(event) is OrderFilled:
+            assert isinstance(event, OrderFilled)
+            self.on_fill(event)
+        self.on_order_event(event)
+
+    # -- hooks -------------------------------------------------------------------------
+    def on_start(self) -> None:
+        """Prepare state before the first bar."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """React to a closed bar of one of the strategy's instruments."""
+
+    def on_fill(self, fill: OrderFilled) -> None:
+        """React to a fill of one of the strategy's orders."""
+
+    def on_order_event(self, event: OrderEvent) -> None:
+        """React to any event of the strategy's orders (rejections, cancels, fills...)."""
+
+    def on_stop(self) -> None:
+        """Clean up after the last bar."""
+
+    # -- context -----------------------------------------------------------------------
+    @property
+    def portfolio(self) -> PortfolioView:
+        """Return the read-only view of the portfolio."""
+        if self._portfolio is None:
+            raise RuntimeError(f"strategy {self.id} is not attached to an engine")
+        return self._portfolio
+
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """Return the ids of the instruments this strategy trades."""
+        return tuple(self._instruments)
+
+    def now_ns(self) -> int:
+        """Return the engine clock's time."""
+        if self._clock is None:
+            raise RuntimeError(f"strategy {self.id} is not attached to an engine")
+        return self._clock.timestamp_ns()
+
+    def position(self, instrument_id: str | None = None) -> float:
+        """Return the signed net position in an instrument."""
+        return self.portfolio.position_quantity(self._instrument_id(instrument_id))
+
+    # -- order helpers -------------------------------------------------------------------
+    def buy(
+        self,
+        quantity: float | None = None,
+        instrument_id: str | None = None,
+        *,
+        price: float | None = None,
+        stop: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        cash_fraction: float = 1.0,
+        tag: str = "",
+    ) -> Order:
+        """Submit a buy order: market, or limit with ``price``, stop with ``stop``, or both.
+
+        Without ``quantity`` a market order is sized when it fills, from
+        ``cash_fraction`` of the buying power (whole lots, commission included).
+        """
+        return self._order(
+            OrderSide.BUY, quantity, instrument_id, price, stop, time_in_force,
+            post_only, reduce_only, cash_fraction, tag,
+        )  # fmt: skip
+
+    def sell(
+        self,
+        quantity: float | None = None,
+        instrument_id: str | None = None,
+        *,
+        price: float | None = None,
+        stop: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        cash_fraction: float = 1.0,
+        tag: str = "",
+    ) -> Order:
+        """Submit a sell order (a short sale when flat); arguments as for ``buy``."""
+        return self._order(
+            OrderSide.SELL, quantity, instrument_id, price, stop, time_in_force,
+            post_only, reduce_only, cash_fraction, tag,
+        )  # fmt: skip
+
+    def close(self, instrument_id: str | None = None, tag: str = "close") -> Order | None:
+        """Submit a reduce-only market order that flattens the position, if there is one."""
+        iid = self._instrument_id(instrument_id)
+        quantity = self.portfolio.position_quantity(iid)
+        if quantity == 0:
+            return None
+        side = OrderSide.SELL if quantity > 0 else OrderSide.BUY
+        return self._order(
+            side, abs(quantity), iid, None, None, TimeInForce.GTC, False, True, 1.0, tag
+        )
+
+    def submit(self, order: Order) -> Order:
+        """Send an order built by hand to the execution engine."""
+        if order.strategy_id != self.id:
+            msg = f"order {order.client_order_id} belongs to strategy {order.strategy_id!r}"
+            raise ValueError(msg)
+        self._send(SubmitOrder(order, self.now_ns()))
+        return order
+
+    def cancel(self, order: Order | str) -> None:
+        """Ask for a working order to be cancelled."""
+        oid = order if isinstance(order, str) else order.client_order_id
+        iid = "" if isinstance(order, str) else order.instrument_id
+        self._send(CancelOrder(oid, iid, self.id, self.now_ns()))
+
+    def cancel_all(self, instrument_id: str | None = None) -> None:
+        """Ask for every working order of this strategy to be cancelled."""
+        self._send(CancelAllOrders(self.id, instrument_id, self.now_ns()))
+
+    def next_order_id(self) -> str:
+        """Return a new client order id, unique within this strategy."""
+        self._order_count += 1
+        return f"{self.id}-{self._order_count}"
+
+    def _order(
+        self,
+        side: OrderSide,
+        quantity: float | None,
+        instrument_id: str | None,
+        price: float | None,
+        stop: float | None,
+        time_in_force: TimeInForce,
+        post_only: bool,
+        reduce_only: bool,
+        cash_fraction: float,
+        tag: str,
+    ) -> Order:
+        iid = self._instrument_id(instrument_id)
+        instrument = self._instruments[iid]
+        if price is not None and stop is not None:
+            order_type = OrderType.STOP_LIMIT
+        elif price is not None:
+            order_type = OrderType.LIMIT
+        elif stop is not None:
+            order_type = OrderType.STOP
+        else:
+            order_type = OrderType.MARKET
+        if quantity is not None and math.isfinite(quantity):
+            quantity = instrument.round_size_down(quantity) or quantity
+        order = Order(
+            client_order_id=self.next_order_id(),
+            strategy_id=self.id,
+            instrument_id=iid,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            price=None if price is None else instrument.round_price(price),
+            trigger_price=None if stop is None else instrument.round_price(stop),
+            time_in_force=time_in_force,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            cash_fraction=cash_fraction if quantity is None else None,
+            tag=tag,
+            ts_init=self.now_ns(),
+        )
+        return self.submit(order)
+
+    def _send(self, command: object) -> None:
+        if self._bus is None:
+            raise RuntimeError(f"strategy {self.id} is not attached to an engine")
+        self._bus.send(EXECUTE_ENDPOINT, command)
+
+    def _instrument_id(self, instrument_id: str | None) -> str:
+        if instrument_id is None:
+            if len(self._instruments) != 1:
+                msg = (
+                    f"strategy {self.id} trades {len(self._instruments)} instruments: "
+                    "name the instrument_id"
+                )
+                raise ValueError(msg)
+            return next(iter(self._instruments))
+        if instrument_id not in self._instruments:
+            msg = f"strategy {self.id} does not trade {instrument_id!r}"
+            raise ValueError(msg)
+        return instrument_id

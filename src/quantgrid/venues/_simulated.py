@@ -1,0 +1,426 @@
+"""A simulated venue that fills orders against bars, as a broker would have.
+
+Fill rules (every one is tested):
+
+- An order submitted while bar ``t`` is being processed can first fill on bar ``t + 1``:
+  no order ever sees the bar it was decided on.
+- MARKET fills at the bar's open.
+- LIMIT buy fills at the open if the open is at or below the limit (a gap through the
+  limit), else at the limit if the low reaches it; sells mirror this. Limit fills are
+  MAKER and pay no spread or slippage.
+- STOP buy fills at the open if the open is at or above the stop (a gap), else at the
+  stop if the high reaches it; sells mirror this. Stop fills are TAKER.
+- STOP_LIMIT: when the stop is reached (as above) the order is TRIGGERED; it fills at
+  the trigger price in that bar only if that price is within the limit, and otherwise
+  works as a limit order from the next bar (what happened after the trigger inside the
+  bar is unknown, so no fill is assumed).
+- Taker fills pay half the spread and the slippage, against the trader, and are
+  rounded to the tick against the trader.
+- With ``max_volume_fraction`` set, fills in one bar are capped at that share of the
+  bar's volume; the rest waits for the next bars (partial fills).
+- IOC fills what it can on its first bar and cancels the rest; FOK fills completely on
+  its first bar or is cancelled; DAY orders expire at the first bar of a later UTC day.
+- Reduce-only orders are cut to the position they reduce, or cancelled if none.
+- Post-only limit orders that would cross the last price are rejected.
+- Orders that would open exposure beyond the buying power (marked at the bar's open)
+  are cancelled, as a broker would; orders sized from cash (``quantity=None``) get the
+  most whole lots the buying power pays for, commission included.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from quantgrid.core import NANOS_PER_DAY, Clock, MessageBus, PriceCache
+from quantgrid.model import (
+    Bar,
+    CancelAllOrders,
+    CancelOrder,
+    Instrument,
+    LiquiditySide,
+    Order,
+    OrderAccepted,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    OrderStatus,
+    OrderTriggered,
+    OrderType,
+    OrderUpdated,
+    SubmitOrder,
+    TimeInForce,
+)
+from quantgrid.venues._models import CommissionModel, NoCommission, SlippageModel, SpreadModel
+
+EXEC_PROCESS_ENDPOINT = "ExecEngine.process"
+
+
+class AccountState(Protocol):
+    """What the venue reads of the trader's account to size and check orders."""
+
+    def buying_power(self) -> float:
+        """Return equity times leverage minus the gross value of open positions."""
+        ...
+
+    def equity(self) -> float:
+        """Return cash plus marked positions."""
+        ...
+
+    def position_quantity(self, instrument_id: str) -> float:
+        """Return the signed net position."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueConfig:
+    """How the simulated venue fills orders.
+
+    Parameters
+    ----------
+    commission, spread, slippage
+        The fill models; ``spread`` and ``slippage`` of ``None`` cost nothing.
+    max_volume_fraction
+        Cap on the quantity filled in one bar, as a share of the bar's volume
+        (``None`` for no cap).
+    check_buying_power
+        Cancel orders that would open more exposure than the buying power covers.
+    """
+
+    commission: CommissionModel = field(default_factory=NoCommission)
+    spread: SpreadModel | None = None
+    slippage: SlippageModel | None = None
+    max_volume_fraction: float | None = None
+    check_buying_power: bool = True
+
+    def __post_init__(self) -> None:
+        frac = self.max_volume_fraction
+        if frac is not None and not (0 < frac <= 1):
+            msg = f"max_volume_fraction must be in (0, 1], got {frac}"
+            raise ValueError(msg)
+
+
+class SimulatedVenue:
+    """Matches orders against bars and reports what happened as order events.
+
+    Commands arrive at the endpoint ``venue.<name>.execute``; events go to the execution
+    engine's endpoint. Bars arrive on ``data.bars.*`` before any strategy sees them.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        bus: MessageBus,
+        clock: Clock,
+        prices: PriceCache,
+        instruments: dict[str, Instrument],
+        account: AccountState,
+        config: VenueConfig | None = None,
+    ) -> None:
+        self.name = name
+        self.endpoint = f"venue.{name}.execute"
+        self._bus = bus
+        self._clock = clock
+        self._instruments = instruments
+        self._account = account
+        self._config = config or VenueConfig()
+        self._working: dict[str, list[Order]] = {}
+        self._orders: dict[str, Order] = {}
+        self._order_day: dict[str, int] = {}
+        self._last_price = prices.last
+        self._venue_ids = 0
+        self._trade_ids = 0
+        bus.register(self.endpoint, self.execute)
+        bus.subscribe("data.bars.>", self.on_bar, priority=100)
+
+    # -- commands ----------------------------------------------------------------------
+    def execute(self, command: object) -> None:
+        """Handle ``SubmitOrder``, ``CancelOrder`` and ``CancelAllOrders``."""
+        kind = type(command)
+        if kind is SubmitOrder:
+            assert isinstance(command, SubmitOrder)
+            self._submit(command.order)
+        elif isinstance(command, CancelOrder):
+            order = self._orders.get(command.client_order_id)
+            if order is not None and order.is_open:
+                self._cancel(order, "canceled on request")
+        elif isinstance(command, CancelAllOrders):
+            for orders in list(self._working.values()):
+                for order in list(orders):
+                    if order.strategy_id == command.strategy_id and (
+                        command.instrument_id in (None, order.instrument_id)
+                    ):
+                        self._cancel(order, "canceled on request")
+        else:
+            msg = f"venue {self.name} cannot handle {type(command).__name__}"
+            raise TypeError(msg)
+
+    def _submit(self, order: Order) -> None:
+        reason = self._check_new_order(order)
+        if reason:
+            self._emit(OrderRejected, order, reason=reason)
+            return
+        self._venue_ids += 1
+        self._emit(OrderAccepted, order, venue_order_id=f"{self.name}-{self._venue_ids}")
+        self._orders[order.client_order_id] = order
+        self._order_day[order.client_order_id] = self._clock.timestamp_ns() // NANOS_PER_DAY
+        self._working.setdefault(order.instrument_id, []).append(order)
+
+    def _check_new_order(self, order: Order) -> str:
+        instrument = self._instruments.get(order.instrument_id)
+        if instrument is None:
+            return f"unknown instrument {order.instrument_id!r} at venue {self.name}"
+        if order.quantity is not None and not instrument.is_valid_size(order.quantity):
+            return (
+                f"quantity {order.quantity} is not a whole number of lots "
+                f"(lot size {instrument.size_increment})"
+            )
+        for name, value in (("price", order.price), ("trigger_price", order.trigger_price)):
+            if value is not None and abs(instrument.round_price(value) - value) > 1e-9 * value:
+                return f"{name} {value} is not a multiple of the tick {instrument.price_increment}"
+        last = self._last_price.get(order.instrument_id)
+        if order.post_only and last is not None and order.price is not None:
+            crosses = order.price >= last if order.side is OrderSide.BUY else order.price <= last
+            if crosses:
+                return (
+                    f"post-only {order.side.value.lower()} limit {order.price} would cross "
+                    f"the last price {last} and take liquidity"
+                )
+        return ""
+
+    # -- matching ----------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        """Fill, trigger or expire the working orders, then mark the instrument at the close.
+
+        Notes
+        -----
+        In a backtest the simulated venue is the market, so it writes the shared prices:
+        while working orders fill the market is at the bar's open (buying power is
+        computed from what was known then), and once the bar is done, at its close,
+        before the portfolio or any strategy looks.
+        """
+        iid = bar.instrument_id
+        working = self._working.get(iid)
+        if working:
+            self._last_price[iid] = bar.open
+            self._match(bar, working)
+        self._last_price[iid] = bar.close
+
+    def _match(self, bar: Bar, working: list[Order]) -> None:
+        cap = self._config.max_volume_fraction
+        capacity = math.inf if cap is None else cap * bar.volume
+        day = bar.ts_event // NANOS_PER_DAY
+        instrument = self._instruments[bar.instrument_id]
+        for order in list(working):
+            if order.is_closed:
+                continue
+            if (
+                order.time_in_force is TimeInForce.DAY
+                and day > self._order_day[order.client_order_id]
+            ):
+                self._emit(OrderExpired, order)
+                continue
+            price, liquidity = self._match_price(order, bar)
+            if price is None:
+                if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._cancel(
+                        order, f"{order.time_in_force.value}: not marketable on its first bar"
+                    )
+                continue
+            capacity -= self._fill(order, instrument, bar, price, liquidity, capacity)
+        working[:] = [o for o in working if not o.is_closed]
+
+    def _match_price(self, order: Order, bar: Bar) -> tuple[float | None, LiquiditySide]:
+        buy = order.side is OrderSide.BUY
+        kind = order.order_type
+        if kind is OrderType.MARKET:
+            return bar.open, LiquiditySide.TAKER
+        if kind is OrderType.LIMIT or order.status is OrderStatus.TRIGGERED:
+            return _limit_price(buy, order.price, bar), LiquiditySide.MAKER
+        trigger = _stop_price(buy, order.trigger_price, bar)
+        if trigger is None or kind is OrderType.STOP:
+            return trigger, LiquiditySide.TAKER
+        # STOP_LIMIT reaching its stop in this bar.
+        self._emit(OrderTriggered, order)
+        limit = order.price
+        assert limit is not None  # guaranteed by Order validation
+        within = trigger <= limit if buy else trigger >= limit
+        return (trigger if within else None), LiquiditySide.TAKER
+
+    def _fill(
+        self,
+        order: Order,
+        instrument: Instrument,
+        bar: Bar,
+        base_price: float,
+        liquidity: LiquiditySide,
+        capacity: float,
+    ) -> float:
+        """Fill what the rules allow and return the quantity filled."""
+        sign = order.side.sign
+        position = self._account.position_quantity(order.instrument_id)
+        closable = abs(position) if position * sign < 0 else 0.0
+        if order.quantity is None:
+            quantity = self._size_from_cash(order, instrument, base_price, liquidity, bar, closable)
+            if quantity <= 0:
+                self._cancel(order, "insufficient buying power for one lot")
+                return 0.0
+            self._emit(OrderUpdated, order, quantity=quantity)
+        qty = order.leaves_qty
+        if order.reduce_only:
+            if closable <= 0:
+                self._cancel(order, "reduce-only order would open or increase a position")
+                return 0.0
+            qty = min(qty, closable)
+        if capacity < qty:
+            qty = instrument.round_size_down(max(capacity, 0.0))
+            if qty <= 0 or order.time_in_force is TimeInForce.FOK:
+                if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._cancel(order, f"{order.time_in_force.value}: bar volume too small")
+                return 0.0
+        price = (
+            self._taker_price(instrument, base_price, sign, qty, bar)
+            if (liquidity is LiquiditySide.TAKER)
+            else base_price
+        )
+        commission = self._config.commission.commission(instrument, qty, price, liquidity)
+        if self._config.check_buying_power:
+            opening = max(0.0, qty - closable)
+            needed = opening * price * instrument.multiplier + commission * opening / qty
+            available = (
+                self._account.buying_power() + min(qty, closable) * price * instrument.multiplier
+            )
+            if opening > 0 and needed > available * (1 + 1e-12):
+                self._cancel(
+                    order,
+                    f"insufficient buying power: opening {opening:g} at {price:g} needs "
+                    f"{needed:,.2f}, available {available:,.2f}",
+                )
+                return 0.0
+        self._trade_ids += 1
+        self._emit(
+            OrderFilled,
+            order,
+            trade_id=f"{self.name}-T{self._trade_ids}",
+            side=order.side,
+            last_qty=qty,
+            last_px=price,
+            commission=commission,
+            liquidity_side=liquidity,
+            currency=instrument.currency,
+        )
+        if order.is_open and order.time_in_force is TimeInForce.IOC:
+            self._cancel(order, "IOC: remainder cancelled")
+        elif order.is_open and order.reduce_only and order.leaves_qty > 0 and qty >= closable:
+            self._cancel(order, "reduce-only: position closed, remainder cancelled")
+        return qty
+
+    def _taker_price(
+        self, instrument: Instrument, price: float, sign: int, qty: float, bar: Bar
+    ) -> float:
+        cost = 0.0
+        if self._config.spread is not None:
+            cost += self._config.spread.half_spread(instrument, price)
+        if self._config.slippage is not None:
+            cost += self._config.slippage.slippage(instrument, price, qty, bar.volume)
+        if cost == 0.0:
+            return price
+        return instrument.round_price_adverse(price + sign * cost, sign)
+
+    def _size_from_cash(
+        self,
+        order: Order,
+        instrument: Instrument,
+        base_price: float,
+        liquidity: LiquiditySide,
+        bar: Bar,
+        closable: float,
+    ) -> float:
+        """Return the most whole lots the buying power pays for, commission included."""
+        fraction = order.cash_fraction or 1.0
+        budget = min(self._account.buying_power(), self._account.equity() * fraction)
+        budget += closable * base_price * instrument.multiplier
+        if budget <= 0:
+            return 0.0
+        sign = order.side.sign
+        lot = instrument.size_increment
+        commission = self._config.commission.commission
+
+        def cost(lots: int) -> float:
+            qty = lots * lot
+            price = self._taker_price(instrument, base_price, sign, qty, bar)
+            return qty * price * instrument.multiplier + commission(
+                instrument, qty, price, liquidity
+            )
+
+        # Cost grows with size, so the answer is found by bisection over whole lots.
+        low, high = 0, int(budget / (base_price * instrument.multiplier * lot)) + 1
+        while low < high:
+            mid = (low + high + 1) // 2
+            if cost(mid) <= budget:
+                low = mid
+            else:
+                high = mid - 1
+        return instrument.round_size_down(low * lot)
+
+    # -- end of a backtest ---------------------------------------------------------------
+    def settle_at_close(self, order: Order) -> None:
+        """Fill an accepted market ``order`` now at its instrument's last close.
+
+        Used once, to close the positions left open when a backtest's data ends.
+        """
+        if order.status is not OrderStatus.ACCEPTED:
+            return
+        instrument = self._instruments[order.instrument_id]
+        last = self._last_price[order.instrument_id]
+        bar = Bar(order.instrument_id, self._clock.timestamp_ns(), last, last, last, last, 0.0)
+        self._fill(order, instrument, bar, last, LiquiditySide.TAKER, math.inf)
+        working = self._working.get(order.instrument_id, [])
+        working[:] = [o for o in working if not o.is_closed]
+
+    # -- events ------------------------------------------------------------------------
+    def _cancel(self, order: Order, reason: str) -> None:
+        self._emit(OrderCanceled, order, reason=reason)
+
+    def _emit(self, event_type: Callable[..., OrderEvent], order: Order, **fields: object) -> None:
+        event = event_type(
+            client_order_id=order.client_order_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            ts_event=self._clock.timestamp_ns(),
+            **fields,
+        )
+        self._bus.send(EXEC_PROCESS_ENDPOINT, event)
+
+    def working_orders(self, instrument_id: str | None = None) -> list[Order]:
+        """Return the orders still working, optionally of one instrument."""
+        if instrument_id is not None:
+            return [o for o in self._working.get(instrument_id, []) if o.is_open]
+        return [o for orders in self._working.values() for o in orders if o.is_open]
+
+
+def _limit_price(buy: bool, limit: float | None, bar: Bar) -> float | None:
+    assert limit is not None  # guaranteed by Order validation
+    if buy:
+        if bar.open <= limit:
+            return bar.open
+        return limit if bar.low <= limit else None
+    if bar.open >= limit:
+        return bar.open
+    return limit if bar.high >= limit else None
+
+
+def _stop_price(buy: bool, stop: float | None, bar: Bar) -> float | None:
+    assert stop is not None  # guaranteed by Order validation
+    if buy:
+        if bar.open >= stop:
+            return bar.open
+        return stop if bar.high >= stop else None
+    if bar.open <= stop:
+        return bar.open
+    return stop if bar.low <= stop else None
