@@ -12,7 +12,6 @@ from rich.table import Table
 from quantgrid import __version__
 from quantgrid.backtest import BacktestConfig, BacktestResult, run_backtest
 from quantgrid.cli._common import (
-    err,
     fail,
     instruments_for,
     load_data,
@@ -25,6 +24,7 @@ from quantgrid.data import SyntheticConfig, generate_market, save_market
 from quantgrid.reports import stats_table, write_results
 from quantgrid.reports._format import jsonable
 from quantgrid.strategy import BUILTIN_STRATEGIES, load_strategy
+from quantgrid.venues import BpsSlippage, BpsSpread
 
 app = typer.Typer(
     name="quantgrid",
@@ -81,8 +81,6 @@ def backtest(
     ] = None,
 ) -> None:
     """Run a backtest of STRATEGY over the --data files."""
-    from quantgrid.venues import BpsSlippage, BpsSpread
-
     with user_errors():
         strategy_cls = load_strategy(strategy)
         params = strategy_cls.parse_params(parse_params(param or []))
@@ -118,7 +116,8 @@ def _report(result: BacktestResult, json_output: bool, output: Path | None) -> N
     title = f"{result.strategy} on {', '.join(result.instruments)}"
     out.print(stats_table(result.stats, title=title))
     for kind, path in paths.items():
-        out.print(f"[dim]{kind:>7}[/] {path}", highlight=False)
+        # Soft wrap: a long path stays one line a person can copy.
+        out.print(f"[dim]{kind:>7}[/] {path}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -142,7 +141,7 @@ def synth(
         )
         paths = save_market(market, output, fmt="parquet" if fmt == "parquet" else "csv")
     for path in paths:
-        out.print(str(path), highlight=False)
+        out.print(str(path), highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -178,15 +177,19 @@ def demo(
 def strategies() -> None:
     """List the built-in strategies and their parameters."""
     table = Table(title="Built-in strategies")
-    for column in ("strategy", "parameter", "type", "default", "meaning"):
-        table.add_column(column)
+    for column in ("strategy", "parameter", "type", "default"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("meaning")
     for name, cls in sorted(BUILTIN_STRATEGIES.items()):
-        for field_name, field in cls.Params.model_fields.items():
+        for k, (field_name, field) in enumerate(cls.Params.model_fields.items()):
             annotation = getattr(field.annotation, "__name__", str(field.annotation))
             table.add_row(
-                name, field_name, annotation, repr(field.default), field.description or ""
+                "" if k else name,
+                field_name,
+                annotation,
+                repr(field.default),
+                field.description or "",
             )
-            name = ""
     out.print(table)
 
 

@@ -87,9 +87,7 @@ def instruments_for(
     series: list[BarSeries], tick_size: float, lot_size: float
 ) -> dict[str, Instrument]:
     """Return an instrument per series with the given tick and lot size."""
-    return {
-        s.instrument_id: Instrument(s.instrument_id, tick_size, lot_size) for s in series
-    }
+    return {s.instrument_id: Instrument(s.instrument_id, tick_size, lot_size) for s in series}
 
 
 @contextmanager

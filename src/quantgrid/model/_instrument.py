@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -70,5 +71,9 @@ class Instrument:
 
 def _clean(value: float, increment: float) -> float:
     # Strip binary noise (0.30000000000000004) to the increment's decimal places.
-    decimals = max(0, -math.floor(math.log10(increment)) + 2)
-    return round(value, decimals)
+    return round(value, _decimals(increment))
+
+
+@functools.lru_cache(maxsize=256)
+def _decimals(increment: float) -> int:
+    return max(0, -math.floor(math.log10(increment)) + 2)

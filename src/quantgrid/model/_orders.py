@@ -102,6 +102,7 @@ class Order:
     filled_qty: float = 0.0
     avg_px: float = 0.0
     venue_order_id: str = ""
+    triggered: bool = False
     ts_last: int = 0
     events: list[OrderEvent] = field(default_factory=list)
 
@@ -186,6 +187,10 @@ class Order:
         elif kind is OrderAccepted:
             assert isinstance(event, OrderAccepted)
             self.venue_order_id = event.venue_order_id
+        elif kind is OrderTriggered:
+            # Kept apart from the status: a triggered order that then partly fills is
+            # PARTIALLY_FILLED, and must still work as a limit order.
+            self.triggered = True
         self.status = new_status
         self.ts_last = event.ts_event
         self.events.append(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 
-class ClosedTrade(msgspec.Struct, frozen=True, kw_only=True):
+class ClosedTrade(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A round trip, or the part of one that a reducing fill closed.
 
     ``size`` is signed by the entry direction (positive long). ``pnl`` is net of the

@@ -133,7 +133,13 @@ class Portfolio:
 
     def buying_power(self) -> float:
         """Return equity times leverage minus gross exposure (never negative)."""
-        return max(0.0, self.equity() * self.leverage - self.gross_exposure())
+        equity = self.account.cash
+        gross = 0.0
+        for iid, units in self._open.items():  # one pass: this runs on every fill
+            value = self._mark(iid, units)
+            equity += value
+            gross += abs(value)
+        return max(0.0, equity * self.leverage - gross)
 
     def position_quantity(self, instrument_id: str) -> float:
         """Return the signed net position in ``instrument_id`` (0 if none)."""

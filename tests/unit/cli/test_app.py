@@ -1,0 +1,160 @@
+"""The command line, run in-process with real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantgrid.backtest import BacktestConfig, run_backtest
+from quantgrid.cli import app
+from quantgrid.data import load_bars
+from quantgrid.strategy import SmaCross
+
+runner = CliRunner()
+
+REQUIRED_KEYS = (  # what the issue asks --json to print, at least
+    "start",
+    "end",
+    "bars",
+    "exposure_pct",
+    "equity_final",
+    "equity_peak",
+    "return_pct",
+    "buy_hold_return_pct",
+    "return_ann_pct",
+    "volatility_ann_pct",
+    "cagr_pct",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown_pct",
+    "avg_drawdown_pct",
+    "max_drawdown_duration_days",
+    "n_trades",
+    "win_rate_pct",
+    "best_trade_pct",
+    "worst_trade_pct",
+    "avg_trade_pct",
+    "profit_factor",
+    "expectancy_pct",
+    "sqn",
+    "kelly",
+    "commissions",
+    "engine_seconds",
+)
+
+
+def test_backtest_json_has_every_statistic_and_matches_the_api(goog_csv: Path) -> None:
+    args = ["backtest", "sma_cross", "--data", str(goog_csv), "--param", "fast=10"]
+    args += ["--param", "slow=20", "--cash", "10000", "--commission", "0.002", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert [k for k in REQUIRED_KEYS if k not in stats] == []
+    api = run_backtest(
+        SmaCross,
+        load_bars(goog_csv),
+        {"fast": 10, "slow": 20},
+        BacktestConfig(initial_cash=10_000, commission=0.002),
+    )
+    assert stats["n_trades"] == api.stats.n_trades
+    assert stats["equity_final"] == pytest.approx(api.stats.equity_final)
+    assert stats["max_drawdown_pct"] < 0
+    assert stats["start"] == "2004-08-19T00:00:00Z"
+    assert stats["params"] == {"fast": 10, "slow": 20, "size": None}
+
+
+def test_backtest_output_writes_the_four_files(goog_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["backtest", "ema_cross", "--data", f"GOOG={goog_csv}", "--param", "size=10"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "equity.csv",
+        "report.html",
+        "stats.json",
+        "trades.csv",
+    ]
+    assert "Sharpe Ratio" in result.stdout
+    assert json.loads((out / "stats.json").read_text())["instruments"] == ["GOOG"]
+    lines = (out / "trades.csv").read_text().splitlines()
+    assert lines[0].startswith("instrument,size,entry_time,entry_price,exit_time")
+    assert lines[1].startswith("GOOG,")
+
+
+def test_strategy_from_a_file(tmp_path: Path, goog_csv: Path) -> None:
+    source = tmp_path / "mine.py"
+    source.write_text(
+        "from quantgrid.strategy import Strategy\n"
+        "class Hold(Strategy):\n"
+        "    name = 'hold'\n"
+        "    def on_bar(self, bar):\n"
+        "        if self.position() == 0:\n"
+        "            self.buy(1)\n"
+    )
+    result = runner.invoke(app, ["backtest", f"{source}:Hold", "--data", str(goog_csv), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n_trades"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sma_cross", "--param", "fast=30", "--param", "slow=20"], "fast (30) must be smaller"),
+        (["sma_cross", "--param", "fast=0"], "parameter 'fast'"),
+        (["sma_cross", "--param", "speed=3"], "parameter 'speed': Extra inputs"),
+        (["sma_cross", "--param", "fast"], "expected NAME=VALUE"),
+        (["no_such_strategy"], "unknown strategy 'no_such_strategy'"),
+        (["missing.py:Thing"], "strategy file 'missing.py' does not exist"),
+        (["sma_cross", "--commission", "2"], "commission must be a fraction"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_clear_line(
+    goog_csv: Path, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["backtest", args[0], "--data", str(goog_csv), *args[1:]])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_bad_data_names_the_file_the_row_and_the_rule(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "Date,Open,High,Low,Close,Volume\n"
+        "2024-01-02,10,11,9,10.5,100\n"
+        "2024-01-03,10,9,11,10.5,100\n"
+    )
+    result = runner.invoke(app, ["backtest", "sma_cross", "--data", str(bad)])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "bad.csv: row 2: high_below_low" in text
+    missing = runner.invoke(app, ["backtest", "sma_cross", "--data", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2
+    assert "does not exist" in missing.output
+
+
+def test_synth_writes_bars_and_regimes(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["synth", "--output", str(tmp_path), "--bars", "500", "--instruments", "A,B"]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A.csv", "B.csv", "regimes.csv"]
+    assert len(load_bars(tmp_path / "A.csv")) == 500
+
+
+def test_demo_runs_and_says_where_results_went(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--output", str(tmp_path), "--bars", "2000"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.html").exists()
+    assert str(tmp_path / "stats.json") in " ".join(result.stdout.split())
+
+
+def test_strategies_lists_builtins_and_parameters() -> None:
+    result = runner.invoke(app, ["strategies"])
+    assert result.exit_code == 0
+    for name in ("sma_cross", "ema_cross", "rsi_mean_reversion", "fast", "slow", "size"):
+        assert name in result.stdout
