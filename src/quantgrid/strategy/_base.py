@@ -33,12 +33,18 @@ class StrategyParams(BaseModel):
 
 
 class StrategyParameterError(ValueError):
-    """A strategy parameter broke a rule; the message names the parameter and the rule."""
+    """A strategy parameter broke a rule; the message names the parameter and the rule.
 
-    def __init__(self, strategy: str, problems: list[tuple[str, str]]) -> None:
+    ``problems`` pairs each parameter name (``None`` for a rule over several
+    parameters, such as fast < slow) with the rule it broke.
+    """
+
+    def __init__(self, strategy: str, problems: list[tuple[str | None, str]]) -> None:
         self.strategy = strategy
         self.problems = problems
-        lines = "; ".join(f"parameter {name!r}: {rule}" for name, rule in problems)
+        lines = "; ".join(
+            f"parameter {name!r}: {rule}" if name else rule for name, rule in problems
+        )
         super().__init__(f"{strategy}: invalid parameters: {lines}")
 
 
@@ -86,11 +92,11 @@ class Strategy:
         try:
             return cls.Params.model_validate(dict(params or {}))
         except ValidationError as exc:
-            problems = []
+            problems: list[tuple[str | None, str]] = []
             for error in exc.errors():
-                name = ".".join(str(part) for part in error["loc"]) or "(all)"
-                rule = error["msg"]
-                if "input" in error and error["type"] != "missing":
+                name = ".".join(str(part) for part in error["loc"]) or None
+                rule = error["msg"].removeprefix("Value error, ")
+                if name and error["type"] != "missing":
                     rule += f" (got {error['input']!r})"
                 problems.append((name, rule))
             raise StrategyParameterError(cls.name, problems) from None
