@@ -152,6 +152,7 @@ class BacktestEngine:
         started = time.perf_counter()
         config = self.config
         instruments = {iid: config.instruments.get(iid) or Instrument(iid) for iid in self._data}
+        _check_ticks(self._data, instruments)
         first_ts = min(int(s.ts[0]) for s in self._data.values())
         clock = TestClock(first_ts)
         bus = MessageBus()
@@ -307,6 +308,20 @@ class BacktestEngine:
             )
             execution.execute(SubmitOrder(order, clock.timestamp_ns()))
             venue.settle_at_close(order)
+
+
+def _check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrument]) -> None:
+    """Refuse prices too small for the tick: fills are rounded to it, which would ruin them."""
+    for iid, series in data.items():
+        tick = instruments[iid].price_increment
+        lowest = float(series.low.min())
+        if lowest < 100 * tick:
+            msg = (
+                f"instrument {iid}: prices go down to {lowest:g}, less than 100 ticks of "
+                f"{tick:g}; fills are rounded to the tick, so set a finer price_increment "
+                "(--tick-size on the command line)"
+            )
+            raise ValueError(msg)
 
 
 def _call(strategy: Strategy, hook: Callable[[], None], name: str) -> None:

@@ -149,14 +149,19 @@ def demo(
     output: Annotated[Path, typer.Option(help="Where to write the data and results.")] = Path(
         "results/demo"
     ),
-    bars: Annotated[int, typer.Option(help="One-minute bars per instrument.")] = 50_000,
+    bars: Annotated[
+        int, typer.Option(help="15-minute bars per instrument (35,040 is a year).")
+    ] = 35_040,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic market.")] = 7,
 ) -> None:
-    """Backtest ema_cross on a four-instrument synthetic market and report the results."""
+    """Backtest ema_cross on a year of a four-instrument synthetic market and report it."""
     with user_errors():
-        # Trend drift below the generator's default (which is tuned for regime
-        # detection tests) so the demo's figures look like a market, not a windfall.
-        market = generate_market(SyntheticConfig(bars=bars, trend_drift=DEMO_TREND_DRIFT), seed)
+        # A year of 15-minute bars, so annual figures mean something, and trend drift
+        # below the generator's default (tuned for regime-detection tests) so the
+        # figures look like a market, not a windfall.
+        market = generate_market(
+            SyntheticConfig(bars=bars, bar_seconds=900, trend_drift=DEMO_TREND_DRIFT), seed
+        )
         data_paths = save_market(market, output / "data", fmt="parquet")
         series = list(market.bars.values())
         config = BacktestConfig(initial_cash=100_000.0, commission=0.0005)
@@ -166,7 +171,7 @@ def demo(
             result = run_backtest(strategy, series, config=config, progress=cb)
     _report(result, False, output)
     out.print(
-        f"[dim]Synthetic market ({len(series)} instruments x {bars:,} one-minute bars, seed "
+        f"[dim]Synthetic market ({len(series)} instruments x {bars:,} 15-minute bars, seed "
         f"{seed}) written to {data_paths[0].parent}. Its trends are planted: these figures "
         "show the engine working, not an edge.[/]",
         highlight=False,

@@ -14,8 +14,10 @@ Fill rules (every one is tested):
   the trigger price in that bar only if that price is within the limit, and otherwise
   works as a limit order from the next bar (what happened after the trigger inside the
   bar is unknown, so no fill is assumed).
-- Taker fills pay half the spread and the slippage, against the trader, and are
-  rounded to the tick against the trader.
+- Taker fills pay half the spread and the slippage, against the trader. Every fill
+  price is rounded to the tick against the trader (a bar that opens off the tick
+  cannot be traded at that price), and a stop-limit never fills beyond its limit:
+  when the costs would take it past, it rests as a limit order.
 - With ``max_volume_fraction`` set, fills in one bar are capped at that share of the
   bar's volume; the rest waits for the next bars (partial fills).
 - IOC fills what it can on its first bar and cancels the rest; FOK fills completely on
@@ -288,9 +290,16 @@ class SimulatedVenue:
                 return 0.0
         price = (
             self._taker_price(instrument, base_price, sign, qty, bar)
-            if (liquidity is LiquiditySide.TAKER)
-            else base_price
+            if liquidity is LiquiditySide.TAKER
+            else instrument.round_price_adverse(base_price, sign)
         )
+        limit = order.price
+        if limit is not None and (price > limit if sign > 0 else price < limit):
+            # A stop-limit whose trigger was within the limit, but whose spread and
+            # slippage are not: it rests as a limit order instead of filling beyond it.
+            if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                self._cancel(order, f"{order.time_in_force.value}: no fill within the limit")
+            return 0.0
         commission = self._config.commission.commission(instrument, qty, price, liquidity)
         if self._config.check_buying_power:
             opening = max(0.0, qty - closable)
@@ -331,8 +340,6 @@ class SimulatedVenue:
             cost += self._config.spread.half_spread(instrument, price)
         if self._config.slippage is not None:
             cost += self._config.slippage.slippage(instrument, price, qty, bar.volume)
-        if cost == 0.0:
-            return price
         return instrument.round_price_adverse(price + sign * cost, sign)
 
     def _size_from_cash(

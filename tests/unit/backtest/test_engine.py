@@ -137,11 +137,11 @@ class BoomOnStart(Strategy):
 
 def test_a_failing_on_start_names_the_hook() -> None:
     with pytest.raises(StrategyError, match="boom_on_start failed in on_start: KeyError"):
-        run_backtest(BoomOnStart(), make_bars([1.0, 2.0]))
+        run_backtest(BoomOnStart(), make_bars([10.0, 20.0]))
 
 
 def test_engine_rejects_misuse() -> None:
-    bars = make_bars([1.0, 2.0])
+    bars = make_bars([10.0, 20.0])
     engine = BacktestEngine()
     with pytest.raises(ValueError, match="no data"):
         engine.run()
@@ -184,3 +184,15 @@ def test_strategy_sees_only_its_own_fills() -> None:
     assert [f.strategy_id for f in second.fills] == ["two"]
     assert result.strategy == "buy_once+buy_once"
     assert {o.side for o in result.orders} == {OrderSide.BUY, OrderSide.SELL}
+
+
+def test_prices_too_small_for_the_tick_are_refused_with_the_fix() -> None:
+    bars = make_bars([0.0012, 0.0013, 0.0011], spread=0.0001)
+    with pytest.raises(
+        ValueError, match=r"instrument X: prices go down to 0\.01, less than 100 ticks.*--tick-size"
+    ):
+        run_backtest(BuyOnce(), bars)
+    fine = BacktestConfig(instruments={"X": Instrument("X", price_increment=1e-7)})
+    strategy = BuyOnce()
+    run_backtest(strategy, bars, config=fine)
+    assert strategy.fills[0].last_px == 0.0012
