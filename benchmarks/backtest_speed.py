@@ -81,10 +81,11 @@ def run_backtesting_py(n: int, out: Any) -> None:
 
         def next(self) -> None:
             f, s, pf, ps = self.fast[-1], self.slow[-1], self.fast[-2], self.slow[-2]
-            if f > s and pf <= ps:
+            held = self.position.size
+            if f > s and pf <= ps and held <= 0:
                 self.position.close()
                 self.buy(size=SIZE)
-            elif f < s and pf >= ps:
+            elif f < s and pf >= ps and held >= 0:
                 self.position.close()
                 self.sell(size=SIZE)
 

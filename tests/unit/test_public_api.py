@@ -85,7 +85,13 @@ PUBLIC_API = {
         "VenueConfig",
         "VolumeShareSlippage",
     ),
-    "quantgrid.portfolio": ("POSITION_TOPIC", "Portfolio", "PortfolioView", "PositionSnapshot"),
+    "quantgrid.portfolio": (
+        "POSITION_TOPIC",
+        "Portfolio",
+        "PortfolioView",
+        "PositionSnapshot",
+        "equity_from_fills",
+    ),
     "quantgrid.strategy": (
         "BUILTIN_STRATEGIES",
         "CrossParams",
@@ -106,7 +112,9 @@ PUBLIC_API = {
         "BacktestEngine",
         "BacktestResult",
         "ProgressCallback",
+        "cross_signals",
         "run_backtest",
+        "run_vectorised",
     ),
     "quantgrid.analytics": (
         "STAT_KEYS",

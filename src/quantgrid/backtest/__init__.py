@@ -7,11 +7,14 @@ from quantgrid.backtest._engine import (
     run_backtest,
 )
 from quantgrid.backtest._result import BacktestResult
+from quantgrid.backtest._vectorised import cross_signals, run_vectorised
 
 __all__ = [
     "BacktestConfig",
     "BacktestEngine",
     "BacktestResult",
     "ProgressCallback",
+    "cross_signals",
     "run_backtest",
+    "run_vectorised",
 ]

@@ -152,7 +152,7 @@ class BacktestEngine:
         started = time.perf_counter()
         config = self.config
         instruments = {iid: config.instruments.get(iid) or Instrument(iid) for iid in self._data}
-        _check_ticks(self._data, instruments)
+        check_ticks(self._data, instruments)
         first_ts = min(int(s.ts[0]) for s in self._data.values())
         clock = TestClock(first_ts)
         bus = MessageBus()
@@ -310,7 +310,7 @@ class BacktestEngine:
             venue.settle_at_close(order)
 
 
-def _check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrument]) -> None:
+def check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrument]) -> None:
     """Refuse prices too small for the tick: fills are rounded to it, which would ruin them."""
     for iid, series in data.items():
         tick = instruments[iid].price_increment

@@ -5,6 +5,13 @@ from quantgrid.portfolio._portfolio import (
     Portfolio,
     PortfolioView,
     PositionSnapshot,
+    equity_from_fills,
 )
 
-__all__ = ["POSITION_TOPIC", "Portfolio", "PortfolioView", "PositionSnapshot"]
+__all__ = [
+    "POSITION_TOPIC",
+    "Portfolio",
+    "PortfolioView",
+    "PositionSnapshot",
+    "equity_from_fills",
+]

@@ -182,31 +182,16 @@ class Portfolio:
         equity is cash plus each position marked at its instrument's latest close. This
         equals what ``equity()`` answers at each bar; a test holds the two together.
         """
-        timeline = _timeline(bars)
-        fill_ts = np.frombuffer(self._fill_ts, dtype=np.int64)
-        fill_cash = np.frombuffer(self._fill_cash, dtype=np.float64)
-        fill_inst = np.frombuffer(self._fill_instrument, dtype=np.int64)
-        fill_pos = np.frombuffer(self._fill_position, dtype=np.float64)
-        last_fill = np.searchsorted(fill_ts, timeline, side="right") - 1
-        cash = (
-            np.where(last_fill >= 0, fill_cash[np.maximum(last_fill, 0)], self.account.initial_cash)
-            if len(fill_ts)
-            else np.full(len(timeline), self.account.initial_cash)
+        return equity_from_fills(
+            bars,
+            self.account.initial_cash,
+            np.frombuffer(self._fill_ts, dtype=np.int64),
+            np.frombuffer(self._fill_cash, dtype=np.float64),
+            np.frombuffer(self._fill_instrument, dtype=np.int64),
+            np.frombuffer(self._fill_position, dtype=np.float64),
+            [self._instruments[iid].multiplier for iid in self._index],
+            self._index,
         )
-        market_value = np.zeros(len(timeline))
-        gross = np.zeros(len(timeline))
-        for iid, series in bars.items():
-            mine = fill_inst == self._index[iid]
-            if not mine.any():
-                continue
-            k = np.searchsorted(fill_ts[mine], timeline, side="right") - 1
-            quantity = np.where(k >= 0, fill_pos[mine][np.maximum(k, 0)], 0.0)
-            j = np.searchsorted(series.ts, timeline, side="right") - 1
-            close = np.where(j >= 0, series.close[np.maximum(j, 0)], 0.0)
-            value = quantity * close * self._instruments[iid].multiplier
-            market_value += value
-            gross += np.abs(value)
-        return timeline, cash + market_value, cash, gross
 
 
 def _timeline(bars: Mapping[str, BarSeries]) -> IntArray:
@@ -219,6 +204,51 @@ def _timeline(bars: Mapping[str, BarSeries]) -> IntArray:
     keep[0] = True
     np.not_equal(merged[1:], merged[:-1], out=keep[1:])
     return merged[keep]
+
+
+def equity_from_fills(
+    bars: Mapping[str, BarSeries],
+    initial_cash: float,
+    fill_ts: IntArray,
+    fill_cash: FloatArray,
+    fill_instrument: IntArray,
+    fill_position: FloatArray,
+    multipliers: list[float],
+    index: Mapping[str, int],
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray]:
+    """Rebuild the equity curve from the fills and the bars.
+
+    Parameters
+    ----------
+    fill_ts, fill_cash, fill_instrument, fill_position
+        One row per fill, in order: its time, the cash after it, the index (in
+        ``index``) of its instrument and that instrument's position after it.
+
+    Returns
+    -------
+    ts, equity, cash, gross_exposure
+        One row per distinct bar timestamp. A fill at a bar's open is in that bar's row.
+    """
+    timeline = _timeline(bars)
+    last_fill = np.searchsorted(fill_ts, timeline, side="right") - 1
+    if len(fill_ts):
+        cash = np.where(last_fill >= 0, fill_cash[np.maximum(last_fill, 0)], initial_cash)
+    else:
+        cash = np.full(len(timeline), initial_cash)
+    market_value = np.zeros(len(timeline))
+    gross = np.zeros(len(timeline))
+    for iid, series in bars.items():
+        mine = fill_instrument == index[iid]
+        if not mine.any():
+            continue
+        k = np.searchsorted(fill_ts[mine], timeline, side="right") - 1
+        quantity = np.where(k >= 0, fill_position[mine][np.maximum(k, 0)], 0.0)
+        j = np.searchsorted(series.ts, timeline, side="right") - 1
+        close = np.where(j >= 0, series.close[np.maximum(j, 0)], 0.0)
+        value = quantity * close * multipliers[index[iid]]
+        market_value += value
+        gross += np.abs(value)
+    return timeline, cash + market_value, cash, gross
 
 
 class PortfolioView:

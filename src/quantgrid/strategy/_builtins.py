@@ -42,9 +42,10 @@ class _CrossState:
 class _MovingAverageCross(Strategy):
     """Long when the fast average crosses above the slow one, short when it crosses below.
 
-    A cross closes the open position and reverses it. A cross is ``fast <= slow`` on the
-    previous bar and ``fast > slow`` on this one (or the mirror); warm-up bars, where an
-    average is still NaN, never count as a cross.
+    A cross closes the open position and reverses it; a cross to the side already held
+    (the averages touched and parted again) changes nothing. A cross is ``fast <= slow``
+    on the previous bar and ``fast > slow`` on this one (or the mirror); warm-up bars,
+    where an average is still NaN, never count as a cross.
     """
 
     Params: ClassVar[type[StrategyParams]] = CrossParams
@@ -77,6 +78,9 @@ class _MovingAverageCross(Strategy):
             self._reverse(OrderSide.SELL, bar.instrument_id)
 
     def _reverse(self, side: OrderSide, instrument_id: str) -> None:
+        position = self.position(instrument_id)
+        if (position > 0) if side is OrderSide.BUY else (position < 0):
+            return  # already on this side: averages that touch and part again change nothing
         size = self._size
         if size is None:
             # Sized from cash at the fill, after the close has freed it: two orders.
@@ -87,9 +91,7 @@ class _MovingAverageCross(Strategy):
                 self.sell(None, instrument_id, cash_fraction=self._fraction)
             return
         # A fixed size flips in one order, as a desk would: same fills, half the orders.
-        position = self.position(instrument_id)
-        opposite = position < 0 if side is OrderSide.BUY else position > 0
-        quantity = size + (abs(position) if opposite else 0.0)
+        quantity = size + abs(position)
         if side is OrderSide.BUY:
             self.buy(quantity, instrument_id)
         else:

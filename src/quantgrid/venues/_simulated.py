@@ -362,7 +362,7 @@ class SimulatedVenue:
         commission = self._config.commission.commission
 
         def cost(lots: int) -> float:
-            qty = lots * lot
+            qty = instrument.lots_to_size(lots)
             price = self._taker_price(instrument, base_price, sign, qty, bar)
             return qty * price * instrument.multiplier + commission(
                 instrument, qty, price, liquidity
@@ -376,7 +376,7 @@ class SimulatedVenue:
                 low = mid
             else:
                 high = mid - 1
-        return instrument.round_size_down(low * lot)
+        return instrument.lots_to_size(low)
 
     # -- end of a backtest ---------------------------------------------------------------
     def settle_at_close(self, order: Order) -> None:

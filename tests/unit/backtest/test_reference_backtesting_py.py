@@ -58,10 +58,11 @@ def _bt_cross(average: Any, fast: int, slow: int, size: float | None, n_bars: in
             if len(self.data) == n_bars:
                 return
             f, s, pf, ps = self.f[-1], self.s[-1], self.f[-2], self.s[-2]
-            if f > s and pf <= ps:
+            held = self.position.size
+            if f > s and pf <= ps and held <= 0:
                 self.position.close()
                 self.buy(size=size) if size else self.buy()
-            elif f < s and pf >= ps:
+            elif f < s and pf >= ps and held >= 0:
                 self.position.close()
                 self.sell(size=size) if size else self.sell()
 
