@@ -108,13 +108,17 @@ PUBLIC_API = {
         "register_strategy",
     ),
     "quantgrid.backtest": (
+        "METRICS",
+        "OBJECTIVES",
         "BacktestConfig",
         "BacktestEngine",
         "BacktestResult",
         "ProgressCallback",
+        "SweepResult",
         "cross_signals",
         "run_backtest",
         "run_vectorised",
+        "sweep_crosses",
     ),
     "quantgrid.analytics": (
         "STAT_KEYS",
@@ -133,6 +137,16 @@ PUBLIC_API = {
         "write_bars",
     ),
     "quantgrid.reports": ("stats_table", "write_results"),
+    "quantgrid.bars": (
+        "TradeSeries",
+        "TradeSource",
+        "dollar_bars",
+        "range_bars",
+        "renko_bars",
+        "resample",
+        "tick_bars",
+        "volume_bars",
+    ),
     "quantgrid.cli": ("app", "main"),
 }
 

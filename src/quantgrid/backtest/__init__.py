@@ -7,14 +7,19 @@ from quantgrid.backtest._engine import (
     run_backtest,
 )
 from quantgrid.backtest._result import BacktestResult
+from quantgrid.backtest._sweep import METRICS, OBJECTIVES, SweepResult, sweep_crosses
 from quantgrid.backtest._vectorised import cross_signals, run_vectorised
 
 __all__ = [
+    "METRICS",
+    "OBJECTIVES",
     "BacktestConfig",
     "BacktestEngine",
     "BacktestResult",
     "ProgressCallback",
+    "SweepResult",
     "cross_signals",
     "run_backtest",
     "run_vectorised",
+    "sweep_crosses",
 ]

@@ -7,6 +7,7 @@ port, portfolio, strategies); only the clock (a ``TestClock``) and the venue (th
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from quantgrid.model import (
     SubmitOrder,
 )
 from quantgrid.portfolio import Portfolio, PortfolioView
-from quantgrid.strategy import Strategy, StrategyError
+from quantgrid.strategy import Strategy, StrategyError, StrategyParameterError
 from quantgrid.venues import (
     CommissionModel,
     NoCommission,
@@ -85,18 +86,34 @@ class BacktestConfig:
     chunk_size: int = 65_536
 
     def __post_init__(self) -> None:
-        if not (self.initial_cash > 0 and np.isfinite(self.initial_cash)):
-            msg = f"initial_cash must be a positive number, got {self.initial_cash}"
+        def fail(name: str, rule: str) -> None:
+            msg = f"BacktestConfig.{name} {rule}, got {getattr(self, name)!r}"
             raise ValueError(msg)
-        if isinstance(self.commission, float | int) and not 0 <= self.commission < 1:
-            msg = f"commission must be a fraction in [0, 1), got {self.commission}"
-            raise ValueError(msg)
-        if not self.leverage > 0:
-            msg = f"leverage must be positive, got {self.leverage}"
-            raise ValueError(msg)
+
+        def number(value: object) -> bool:
+            return isinstance(value, int | float) and not isinstance(value, bool)
+
+        if not (number(self.initial_cash) and math.isfinite(self.initial_cash)):
+            fail("initial_cash", "must be a number")
+        if not self.initial_cash > 0:
+            fail("initial_cash", "must be a positive number")
+        if number(self.commission) and not 0 <= self.commission < 1:  # type: ignore[operator]
+            fail("commission", "must be a fraction in [0, 1)")
+        if not (number(self.leverage) and math.isfinite(self.leverage) and self.leverage > 0):
+            fail("leverage", "must be positive")
+        frac = self.max_volume_fraction
+        if frac is not None and not (number(frac) and 0 < frac <= 1):
+            fail("max_volume_fraction", "must be in (0, 1] or None")
+        if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int):
+            fail("chunk_size", "must be a whole number")
         if self.chunk_size < 1:
-            msg = f"chunk_size must be >= 1, got {self.chunk_size}"
-            raise ValueError(msg)
+            fail("chunk_size", "must be >= 1")
+        ppy = self.periods_per_year
+        if ppy is not None and (isinstance(ppy, bool) or not isinstance(ppy, int) or ppy < 1):
+            fail("periods_per_year", "must be a whole number >= 1 or None")
+        rf = self.risk_free_rate
+        if not (number(rf) and math.isfinite(rf) and -1 < rf < 1):
+            fail("risk_free_rate", "must be an annual rate in (-1, 1)")
 
     def commission_model(self) -> CommissionModel:
         """Return the commission as a model."""
@@ -151,7 +168,7 @@ class BacktestEngine:
         self._ran = True
         started = time.perf_counter()
         config = self.config
-        instruments = {iid: config.instruments.get(iid) or Instrument(iid) for iid in self._data}
+        instruments = _instruments_for(self._data, config.instruments)
         check_ticks(self._data, instruments)
         first_ts = min(int(s.ts[0]) for s in self._data.values())
         clock = TestClock(first_ts)
@@ -179,7 +196,7 @@ class BacktestEngine:
             strategy.attach(clock, bus, view, instruments)
             _call(strategy, strategy.on_start, "on_start")
 
-        self._drive(clock, bus, progress)
+        self._drive(clock, bus, venue, progress)
 
         for strategy in self._strategies:
             _call(strategy, strategy.on_stop, "on_stop")
@@ -219,15 +236,24 @@ class BacktestEngine:
             engine_seconds=engine_seconds,
         )
 
-    def _drive(self, clock: TestClock, bus: MessageBus, progress: ProgressCallback | None) -> None:
+    def _drive(
+        self,
+        clock: TestClock,
+        bus: MessageBus,
+        venue: SimulatedVenue,
+        progress: ProgressCallback | None,
+    ) -> None:
         """Publish every bar in time order: the hot loop.
 
         Notes
         -----
         Bars are turned into Python values one chunk at a time (bounded memory), and
         each ``Bar`` is built straight from the zipped row, the cheapest record Python
-        can make. Bars of several instruments with the same timestamp go in the order
-        the data was added.
+        can make. The venue sees each bar before the strategies. Bars of several
+        instruments with the same timestamp are handled as one moment: every
+        instrument's orders are matched at its open, then every close is marked, then
+        the strategies see the bars (in the order the data was added), so nothing
+        decided at that moment fills at it.
         """
         series = list(self._data.values())
         ids = [s.instrument_id for s in series]
@@ -253,6 +279,8 @@ class BacktestEngine:
         publish = bus.publish
         chunk = self.config.chunk_size
         row: tuple[Any, ...] = ()
+        moment: list[Bar] = []
+        moment_ts = -1
         try:
             for start in range(0, total, chunk):
                 stop = min(start + chunk, total)
@@ -271,10 +299,23 @@ class BacktestEngine:
                     v_all[start:stop].tolist(),
                     strict=True,
                 )
-                for row in rows:
-                    # The clock's slot is set directly: a method call per bar costs 5 %.
-                    clock._ts = row[1]
-                    publish(topics[row[0]], new_bar(Bar, row))
+                if iid_of is None:
+                    process = venue.process_bar
+                    for row in rows:
+                        # The clock's slot is set directly: a method call per bar costs 5 %.
+                        clock._ts = row[1]
+                        bar = new_bar(Bar, row)
+                        process(bar)
+                        publish(topics[row[0]], bar)
+                else:
+                    for row in rows:
+                        if row[1] != moment_ts and moment:
+                            self._moment(clock, venue, publish, topics, moment)
+                            moment = []
+                        moment_ts = row[1]
+                        moment.append(new_bar(Bar, row))
+                    if stop == total and moment:
+                        self._moment(clock, venue, publish, topics, moment)
                 if progress is not None:
                     progress(stop, total)
         except StrategyError:
@@ -283,6 +324,23 @@ class BacktestEngine:
             where = f"{row[0]} bar at {ns_to_iso(row[1])}" if row else "the first bar"
             msg = f"backtest failed on {where}: {type(exc).__name__}: {exc}"
             raise StrategyError(msg) from exc
+
+    @staticmethod
+    def _moment(
+        clock: TestClock,
+        venue: SimulatedVenue,
+        publish: Callable[[str, Any], None],
+        topics: dict[str, str],
+        bars: list[Bar],
+    ) -> None:
+        """Handle the bars of several instruments that share one timestamp."""
+        clock._ts = bars[0].ts_event
+        for bar in bars:
+            venue.match_open(bar)
+        for bar in bars:
+            venue.mark_close(bar)
+        for bar in bars:
+            publish(topics[bar.instrument_id], bar)
 
     def _settle(
         self,
@@ -307,7 +365,34 @@ class BacktestEngine:
                 ts_init=clock.timestamp_ns(),
             )
             execution.execute(SubmitOrder(order, clock.timestamp_ns()))
-            venue.settle_at_close(order)
+            series = self._data[iid]
+            venue.settle_at_close(order, series.bar(len(series) - 1))
+
+
+def _instruments_for(
+    data: Mapping[str, BarSeries], given: Mapping[str, Instrument]
+) -> dict[str, Instrument]:
+    """Return an instrument per data series; refuse specs that match no data."""
+    unknown = sorted(set(given) - set(data))
+    if unknown:
+        msg = (
+            f"BacktestConfig.instruments names {', '.join(map(repr, unknown))}, which no data "
+            f"has (the data's instruments: {', '.join(map(repr, data))})"
+        )
+        raise ValueError(msg)
+    for iid, instrument in given.items():
+        if instrument.id != iid:
+            msg = f"BacktestConfig.instruments[{iid!r}] is the instrument {instrument.id!r}"
+            raise ValueError(msg)
+    instruments = {iid: given.get(iid) or Instrument(iid) for iid in data}
+    currencies = sorted({i.currency for i in instruments.values()})
+    if len(currencies) > 1:
+        msg = (
+            f"the instruments trade in {' and '.join(currencies)}: one cash account holds one "
+            "currency (accounts in several currencies are not supported yet)"
+        )
+        raise ValueError(msg)
+    return instruments
 
 
 def check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrument]) -> None:
@@ -327,6 +412,8 @@ def check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrum
 def _call(strategy: Strategy, hook: Callable[[], None], name: str) -> None:
     try:
         hook()
+    except StrategyParameterError:
+        raise  # already names the strategy, the parameter and the rule
     except Exception as exc:
         msg = f"strategy {strategy.id} failed in {name}: {type(exc).__name__}: {exc}"
         raise StrategyError(msg) from exc

@@ -23,14 +23,13 @@ import numpy as np
 from numba import njit
 
 from quantgrid.analytics import compute_statistics
-from quantgrid.backtest._engine import BacktestConfig, check_ticks
+from quantgrid.backtest._engine import BacktestConfig, _instruments_for, check_ticks
 from quantgrid.backtest._result import BacktestResult
 from quantgrid.model import (
     Account,
     BarSeries,
     FloatArray,
     Instrument,
-    IntArray,
     LiquiditySide,
     OrderFilled,
     OrderSide,
@@ -76,6 +75,126 @@ def _buying_power(cash: float, units: float, mark: float, leverage: float) -> fl
 
 
 @njit(cache=True)
+def _record(
+    fills: FloatArray, k: int, t: int, side: int, qty: float, price: float, com: float
+) -> int:  # pragma: no cover - numba
+    fills[k, 0] = t
+    fills[k, 1] = side
+    fills[k, 2] = qty
+    fills[k, 3] = price
+    fills[k, 4] = com
+    return k + 1
+
+
+@njit(cache=True)
+def _execute(
+    t: int,
+    desired: float,
+    mark: float,
+    buy: float,
+    sell: float,
+    cash: float,
+    pos: float,
+    fixed_size: float,
+    rate: float,
+    minimum: float,
+    mult: float,
+    size_scale: float,
+    leverage: float,
+    check_bp: bool,
+    fills: FloatArray,
+    k: int,
+) -> tuple[float, float, int, int]:  # pragma: no cover - numba
+    """Move to the ``desired`` side at this bar's open, as the venue would fill it.
+
+    Returns cash, position, the next free row of ``fills`` and how many trades closed.
+    """
+    closed = 0
+    if fixed_size > 0.0:
+        delta = desired * fixed_size - pos
+        if delta != 0.0:
+            side = 1 if delta > 0.0 else -1
+            qty = abs(delta)
+            price = buy if side > 0 else sell
+            com = _commission(rate, minimum, qty, price, mult)
+            closable = abs(pos) if pos * side < 0 else 0.0
+            ok = True
+            if check_bp:
+                opening = max(0.0, qty - closable)
+                needed = opening * price * mult + com * opening / qty
+                available = _buying_power(cash, pos * mult, mark, leverage) + (
+                    min(qty, closable) * price * mult
+                )
+                ok = not (opening > 0 and needed > available * (1 + 1e-12))
+            if ok:
+                cash -= side * qty * price * mult + com
+                pos = round(pos + side * qty, 9)
+                k = _record(fills, k, t, side, qty, price, com)
+                closed += 1 if closable > 0 else 0
+        return cash, pos, k, closed
+    if pos != 0.0 and (desired == 0.0 or (pos > 0) != (desired > 0)):
+        side = -1 if pos > 0 else 1  # the reduce-only close of the whole position
+        qty = abs(pos)
+        price = buy if side > 0 else sell
+        com = _commission(rate, minimum, qty, price, mult)
+        cash -= side * qty * price * mult + com
+        pos = 0.0
+        k = _record(fills, k, t, side, qty, price, com)
+        closed += 1
+    if desired != 0.0 and pos == 0.0:
+        side = 1 if desired > 0 else -1
+        price = buy if side > 0 else sell
+        # Sized from cash at the fill: the most whole lots the buying power pays for.
+        budget = min(_buying_power(cash, 0.0, mark, leverage), cash * leverage * 1.0)
+        lots = 0
+        if budget > 0:
+            low = 0
+            high = int(budget / (mark * mult * (1.0 / size_scale))) + 1
+            while low < high:
+                mid = (low + high + 1) // 2
+                q = mid / size_scale
+                if q * price * mult + _commission(rate, minimum, q, price, mult) <= budget:
+                    low = mid
+                else:
+                    high = mid - 1
+            lots = low
+        if lots > 0:
+            qty = lots / size_scale
+            com = _commission(rate, minimum, qty, price, mult)
+            ok = True
+            if check_bp:
+                needed = qty * price * mult + com * qty / qty
+                ok = not (needed > _buying_power(cash, 0.0, mark, leverage) * (1 + 1e-12))
+            if ok:
+                cash -= side * qty * price * mult + com
+                pos = round(pos + side * qty, 9)
+                k = _record(fills, k, t, side, qty, price, com)
+    return cash, pos, k, closed
+
+
+@njit(cache=True)
+def _settle(
+    t: int,
+    pos: float,
+    cash: float,
+    buy: float,
+    sell: float,
+    rate: float,
+    minimum: float,
+    mult: float,
+    fills: FloatArray,
+    k: int,
+) -> tuple[float, int]:  # pragma: no cover - numba
+    """Close the position at the last close, as the end-of-data settlement does."""
+    side = -1 if pos > 0 else 1
+    qty = abs(pos)
+    price = buy if side > 0 else sell
+    com = _commission(rate, minimum, qty, price, mult)
+    cash -= side * qty * price * mult + com
+    return cash, _record(fills, k, t, side, qty, price, com)  # fmt: skip
+
+
+@njit(cache=True)
 def _simulate(
     open_: FloatArray,
     buy_px: FloatArray,
@@ -92,96 +211,25 @@ def _simulate(
     end_buy_px: float,
     end_sell_px: float,
     close_at_end: bool,
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray]:  # pragma: no cover
+) -> FloatArray:  # pragma: no cover - numba
     n = open_.shape[0]
-    cap = 2 * n + 2
-    f_bar = np.empty(cap, np.int64)
-    f_side = np.empty(cap, np.int64)
-    f_qty = np.empty(cap)
-    f_px = np.empty(cap)
-    f_com = np.empty(cap)
+    fills = np.empty((2 * n + 2, 5))
     k = 0
     cash = cash0
     pos = 0.0
     pending = np.nan
     for t in range(n):
         if not np.isnan(pending):
-            desired = pending
+            cash, pos, k, _ = _execute(
+                t, pending, open_[t], buy_px[t], sell_px[t], cash, pos, fixed_size, rate,
+                minimum, mult, size_scale, leverage, check_bp, fills, k,
+            )  # fmt: skip
             pending = np.nan
-            mark = open_[t]  # the venue marks at the open while it fills
-            if fixed_size > 0.0:
-                delta = desired * fixed_size - pos
-                if delta != 0.0:
-                    side = 1 if delta > 0.0 else -1
-                    qty = abs(delta)
-                    price = buy_px[t] if side > 0 else sell_px[t]
-                    com = _commission(rate, minimum, qty, price, mult)
-                    closable = abs(pos) if pos * side < 0 else 0.0
-                    ok = True
-                    if check_bp:
-                        opening = max(0.0, qty - closable)
-                        needed = opening * price * mult + com * opening / qty
-                        available = _buying_power(cash, pos * mult, mark, leverage) + (
-                            min(qty, closable) * price * mult
-                        )
-                        ok = not (opening > 0 and needed > available * (1 + 1e-12))
-                    if ok:
-                        cash -= side * qty * price * mult + com
-                        pos = round(pos + side * qty, 9)
-                        f_bar[k], f_side[k], f_qty[k], f_px[k], f_com[k] = t, side, qty, price, com
-                        k += 1
-            else:
-                if pos != 0.0 and (desired == 0.0 or (pos > 0) != (desired > 0)):
-                    side = -1 if pos > 0 else 1  # reduce-only close of the whole position
-                    qty = abs(pos)
-                    price = buy_px[t] if side > 0 else sell_px[t]
-                    com = _commission(rate, minimum, qty, price, mult)
-                    cash -= side * qty * price * mult + com
-                    pos = 0.0
-                    f_bar[k], f_side[k], f_qty[k], f_px[k], f_com[k] = t, side, qty, price, com
-                    k += 1
-                if desired != 0.0 and pos == 0.0:
-                    side = 1 if desired > 0 else -1
-                    price = buy_px[t] if side > 0 else sell_px[t]
-                    budget = min(_buying_power(cash, 0.0, mark, leverage), cash * 1.0)
-                    lots = 0
-                    if budget > 0:
-                        low = 0
-                        high = int(budget / (open_[t] * mult * (1.0 / size_scale))) + 1
-                        while low < high:
-                            mid = (low + high + 1) // 2
-                            q = mid / size_scale
-                            if q * price * mult + _commission(rate, minimum, q, price, mult) <= (
-                                budget
-                            ):
-                                low = mid
-                            else:
-                                high = mid - 1
-                        lots = low
-                    if lots > 0:
-                        qty = lots / size_scale
-                        com = _commission(rate, minimum, qty, price, mult)
-                        ok = True
-                        if check_bp:
-                            needed = qty * price * mult + com * qty / qty
-                            available = _buying_power(cash, 0.0, mark, leverage)
-                            ok = not (needed > available * (1 + 1e-12))
-                        if ok:
-                            cash -= side * qty * price * mult + com
-                            pos = round(pos + side * qty, 9)
-                            f_bar[k], f_side[k], f_qty[k] = t, side, qty
-                            f_px[k], f_com[k] = price, com
-                            k += 1
         if not np.isnan(signal[t]):
             pending = signal[t]
     if close_at_end and pos != 0.0:
-        side = -1 if pos > 0 else 1
-        qty = abs(pos)
-        price = end_buy_px if side > 0 else end_sell_px
-        com = _commission(rate, minimum, qty, price, mult)
-        f_bar[k], f_side[k], f_qty[k], f_px[k], f_com[k] = n - 1, side, qty, price, com
-        k += 1
-    return f_bar[:k], f_side[:k], f_qty[:k], f_px[:k], f_com[:k]
+        cash, k = _settle(n - 1, pos, cash, end_buy_px, end_sell_px, rate, minimum, mult, fills, k)
+    return fills[:k]
 
 
 def _commission_terms(config: BacktestConfig) -> tuple[float, float]:
@@ -257,7 +305,7 @@ def run_vectorised(
         msg = f"size must be a positive number or None, got {size}"
         raise ValueError(msg)
     iid = bars.instrument_id
-    instrument = config.instruments.get(iid) or Instrument(iid)
+    instrument = _instruments_for({iid: bars}, config.instruments)[iid]
     check_ticks({iid: bars}, {iid: instrument})
     rate, minimum = check_vectorisable(config, instrument)
     if size is not None and not instrument.is_valid_size(size):
@@ -287,13 +335,14 @@ def _result(
     bars: BarSeries,
     instrument: Instrument,
     config: BacktestConfig,
-    fills: tuple[IntArray, IntArray, FloatArray, FloatArray, FloatArray],
+    fills: FloatArray,
     strategy: str,
     params: dict[str, Any],
     started: float,
 ) -> BacktestResult:
     """Replay the kernel's fills through the event-driven engine's accounting."""
-    f_bar, f_side, f_qty, f_px, f_com = fills
+    f_bar = fills[:, 0].astype(np.int64)
+    f_side, f_qty, f_px, f_com = fills[:, 1], fills[:, 2], fills[:, 3], fills[:, 4]
     iid = bars.instrument_id
     account = Account(config.initial_cash, instrument.currency)
     position = Position(iid, instrument.multiplier)

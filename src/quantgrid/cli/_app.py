@@ -12,6 +12,7 @@ from rich.table import Table
 from quantgrid import __version__
 from quantgrid.backtest import BacktestConfig, BacktestResult, run_backtest
 from quantgrid.cli._common import (
+    err,
     fail,
     instruments_for,
     load_data,
@@ -21,6 +22,7 @@ from quantgrid.cli._common import (
     user_errors,
 )
 from quantgrid.data import SyntheticConfig, generate_market, save_market
+from quantgrid.model import OrderStatus
 from quantgrid.reports import stats_table, write_results
 from quantgrid.reports._format import jsonable
 from quantgrid.strategy import BUILTIN_STRATEGIES, load_strategy
@@ -109,7 +111,9 @@ def _summary(result: BacktestResult) -> dict[str, Any]:
 
 
 def _report(result: BacktestResult, json_output: bool, output: Path | None) -> None:
-    paths = write_results(result, output) if output is not None else {}
+    with user_errors():
+        paths = write_results(result, output) if output is not None else {}
+    _warn_about_refused_orders(result)
     if json_output:
         out.print_json(json.dumps(_summary(result), allow_nan=False))
         return
@@ -118,6 +122,27 @@ def _report(result: BacktestResult, json_output: bool, output: Path | None) -> N
     for kind, path in paths.items():
         # Soft wrap: a long path stays one line a person can copy.
         out.print(f"[dim]{kind:>7}[/] {path}", highlight=False, soft_wrap=True)
+
+
+def _warn_about_refused_orders(result: BacktestResult) -> None:
+    """Say on stderr when orders were rejected or cancelled by the venue, and why."""
+    reasons: dict[str, int] = {}
+    for order in result.orders:
+        event = order.events[-1] if order.events else None
+        reason = str(getattr(event, "reason", ""))
+        if order.status in (OrderStatus.REJECTED, OrderStatus.DENIED) or (
+            order.status is OrderStatus.CANCELED and reason != "canceled on request"
+        ):
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        total = sum(reasons.values())
+        common = max(reasons, key=reasons.__getitem__)
+        err.print(
+            f"[yellow]warning:[/] {total:,} orders were rejected or cancelled by the venue; "
+            f"most often ({reasons[common]:,}x): {common}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -45,6 +45,8 @@ def user_errors() -> Iterator[None]:
         fail(str(exc), code=1)
     except FileNotFoundError as exc:
         fail(f"file not found: {exc.filename or exc}")
+    except OSError as exc:
+        fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
     except USER_ERRORS as exc:
         fail(str(exc))
 

@@ -80,6 +80,7 @@ class Strategy:
         self._portfolio: PortfolioView | None = None
         self._instruments: dict[str, Instrument] = {}
         self._order_count = 0
+        self._working: dict[str, list[Order]] = {}
 
     # -- parameters ----------------------------------------------------------------------
     @classmethod
@@ -166,6 +167,38 @@ class Strategy:
         """Return the signed net position in an instrument."""
         return self.portfolio.position_quantity(self._instrument_id(instrument_id))
 
+    def check_size(self, size: float | None, parameter: str = "size") -> None:
+        """Refuse a fixed order size that is not a whole number of lots of every instrument.
+
+        Raises
+        ------
+        StrategyParameterError
+            Naming the parameter, the instrument and its lot size.
+        """
+        if size is None:
+            return
+        for iid, instrument in self._instruments.items():
+            if not instrument.is_valid_size(size):
+                rule = (
+                    f"{size:g} is not a whole number of lots of {iid} "
+                    f"(lot size {instrument.size_increment:g})"
+                )
+                raise StrategyParameterError(self.name, [(parameter, rule)])
+
+    def open_orders(self, instrument_id: str | None = None) -> list[Order]:
+        """Return this strategy's orders that can still fill, of one or all instruments.
+
+        The orders are the live ones the engine works on: read them, do not change them.
+        """
+        keys = [instrument_id] if instrument_id is not None else list(self._working)
+        found: list[Order] = []
+        for key in keys:
+            orders = self._working.get(key)
+            if orders:
+                orders[:] = [o for o in orders if not o.is_closed]
+                found.extend(orders)
+        return found
+
     # -- order helpers -------------------------------------------------------------------
     def buy(
         self,
@@ -225,6 +258,7 @@ class Strategy:
         if order.strategy_id != self.id:
             msg = f"order {order.client_order_id} belongs to strategy {order.strategy_id!r}"
             raise ValueError(msg)
+        self._working.setdefault(order.instrument_id, []).append(order)
         self._send(SubmitOrder(order, self.now_ns()))
         return order
 

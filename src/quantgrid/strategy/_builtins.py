@@ -56,6 +56,7 @@ class _MovingAverageCross(Strategy):
         params = self.params
         assert isinstance(params, CrossParams)
         self._size = params.size
+        self.check_size(params.size)
         self._fraction = 1.0 / len(self.instruments)
         self._state = {
             iid: _CrossState(self._average(params.fast), self._average(params.slow))
@@ -78,11 +79,15 @@ class _MovingAverageCross(Strategy):
             self._reverse(OrderSide.SELL, bar.instrument_id)
 
     def _reverse(self, side: OrderSide, instrument_id: str) -> None:
+        if self.open_orders(instrument_id):
+            # Orders still working (the volume cap spreads fills over bars) are stale
+            # once the averages cross back: cancel them and size from the position held.
+            self.cancel_all(instrument_id)
         position = self.position(instrument_id)
-        if (position > 0) if side is OrderSide.BUY else (position < 0):
-            return  # already on this side: averages that touch and part again change nothing
         size = self._size
         if size is None:
+            if (position > 0) if side is OrderSide.BUY else (position < 0):
+                return  # already on this side: the averages touched and parted again
             # Sized from cash at the fill, after the close has freed it: two orders.
             self.close(instrument_id)
             if side is OrderSide.BUY:
@@ -90,12 +95,13 @@ class _MovingAverageCross(Strategy):
             else:
                 self.sell(None, instrument_id, cash_fraction=self._fraction)
             return
-        # A fixed size flips in one order, as a desk would: same fills, half the orders.
-        quantity = size + abs(position)
-        if side is OrderSide.BUY:
-            self.buy(quantity, instrument_id)
-        else:
-            self.sell(quantity, instrument_id)
+        # A fixed size moves to the target in one order (a flip is one order, as a desk
+        # would do it); already at the target, nothing is sent.
+        delta = side.sign * size - position
+        if delta > 0:
+            self.buy(delta, instrument_id)
+        elif delta < 0:
+            self.sell(-delta, instrument_id)
 
 
 class SmaCross(_MovingAverageCross):
@@ -144,6 +150,7 @@ class RsiMeanReversion(Strategy):
         params = self.params
         assert isinstance(params, RsiParams)
         self._p = params
+        self.check_size(params.size)
         self._fraction = 1.0 / len(self.instruments)
         self._rsi = {iid: RSI(params.period) for iid in self.instruments}
 
@@ -154,6 +161,8 @@ class RsiMeanReversion(Strategy):
         if math.isnan(value):  # still warming up
             return
         p = self._p
+        if self.open_orders(iid):
+            return  # an entry or exit is still being filled: wait for it
         position = self.position(iid)
         if position == 0:
             if value < p.lower:

@@ -10,6 +10,8 @@ Fill rules (every one is tested):
   MAKER and pay no spread or slippage.
 - STOP buy fills at the open if the open is at or above the stop (a gap), else at the
   stop if the high reaches it; sells mirror this. Stop fills are TAKER.
+- A STOP whose fill the volume cap cut short stays triggered and fills the rest as a
+  market order from the next bar.
 - STOP_LIMIT: when the stop is reached (as above) the order is TRIGGERED; it fills at
   the trigger price in that bar only if that price is within the limit, and otherwise
   works as a limit order from the next bar (what happened after the trigger inside the
@@ -21,12 +23,14 @@ Fill rules (every one is tested):
 - With ``max_volume_fraction`` set, fills in one bar are capped at that share of the
   bar's volume; the rest waits for the next bars (partial fills).
 - IOC fills what it can on its first bar and cancels the rest; FOK fills completely on
-  its first bar or is cancelled; DAY orders expire at the first bar of a later UTC day.
+  its first bar or is cancelled; DAY orders are valid for the UTC day of the first bar
+  they can fill on, and expire at the first bar of a later day.
 - Reduce-only orders are cut to the position they reduce, or cancelled if none.
 - Post-only limit orders that would cross the last price are rejected.
 - Orders that would open exposure beyond the buying power (marked at the bar's open)
   are cancelled, as a broker would; orders sized from cash (``quantity=None``) get the
-  most whole lots the buying power pays for, commission included.
+  most whole lots that ``cash_fraction`` of equity times leverage (at most the buying
+  power) pays for, commission included.
 """
 
 from __future__ import annotations
@@ -78,6 +82,11 @@ class AccountState(Protocol):
         """Return the signed net position."""
         ...
 
+    @property
+    def leverage(self) -> float:
+        """Return how many times equity the account may hold in gross exposure."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class VenueConfig:
@@ -111,7 +120,8 @@ class SimulatedVenue:
     """Matches orders against bars and reports what happened as order events.
 
     Commands arrive at the endpoint ``venue.<name>.execute``; events go to the execution
-    engine's endpoint. Bars arrive on ``data.bars.*`` before any strategy sees them.
+    engine's endpoint. The backtest engine hands it each bar (``match_open`` then
+    ``mark_close``, or both at once with ``process_bar``) before any strategy sees it.
     """
 
     def __init__(
@@ -138,7 +148,6 @@ class SimulatedVenue:
         self._venue_ids = 0
         self._trade_ids = 0
         bus.register(self.endpoint, self.execute)
-        bus.subscribe("data.bars.>", self.on_bar, priority=100)
 
     # -- commands ----------------------------------------------------------------------
     def execute(self, command: object) -> None:
@@ -170,11 +179,10 @@ class SimulatedVenue:
             self._emit(OrderRejected, order, reason)
             return
         self._venue_ids += 1
-        self._emit(OrderAccepted, order, f"{self.name}-{self._venue_ids}")
+        # Stored before the acceptance is announced: a strategy may cancel in reply.
         self._orders[order.client_order_id] = order
-        if order.time_in_force is TimeInForce.DAY:
-            self._order_day[order.client_order_id] = self._clock.timestamp_ns() // NANOS_PER_DAY
         self._working.setdefault(order.instrument_id, []).append(order)
+        self._emit(OrderAccepted, order, f"{self.name}-{self._venue_ids}")
 
     def _check_new_order(self, order: Order) -> str:
         instrument = self._instruments.get(order.instrument_id)
@@ -199,22 +207,35 @@ class SimulatedVenue:
         return ""
 
     # -- matching ----------------------------------------------------------------------
-    def on_bar(self, bar: Bar) -> None:
-        """Fill, trigger or expire the working orders, then mark the instrument at the close.
-
-        Notes
-        -----
-        In a backtest the simulated venue is the market, so it writes the shared prices:
-        while working orders fill the market is at the bar's open (buying power is
-        computed from what was known then), and once the bar is done, at its close,
-        before the portfolio or any strategy looks.
-        """
+    def process_bar(self, bar: Bar) -> None:
+        """Match the bar's working orders, then mark its close (one instrument at a time)."""
         iid = bar.instrument_id
         working = self._working.get(iid)
         if working:
             self._last_price[iid] = bar.open
             self._match(bar, working)
         self._last_price[iid] = bar.close
+
+    def match_open(self, bar: Bar) -> None:
+        """Fill, trigger or expire the working orders of the bar's instrument.
+
+        Notes
+        -----
+        In a backtest the simulated venue is the market, so it writes the shared prices:
+        while working orders fill, the market is at the bar's open (buying power is
+        computed from what was known then). With several instruments at one timestamp,
+        every instrument is matched before any close is marked, so no fill at an open
+        can use a close of the same moment.
+        """
+        iid = bar.instrument_id
+        working = self._working.get(iid)
+        if working:
+            self._last_price[iid] = bar.open
+            self._match(bar, working)
+
+    def mark_close(self, bar: Bar) -> None:
+        """Mark the bar's instrument at its close, once the bar is over."""
+        self._last_price[bar.instrument_id] = bar.close
 
     def _match(self, bar: Bar, working: list[Order]) -> None:
         cap = self._config.max_volume_fraction
@@ -224,12 +245,13 @@ class SimulatedVenue:
         for order in list(working):
             if order.is_closed:
                 continue
-            if (
-                order.time_in_force is TimeInForce.DAY
-                and day > self._order_day[order.client_order_id]
-            ):
-                self._emit(OrderExpired, order)
-                continue
+            if order.time_in_force is TimeInForce.DAY:
+                # Valid for the trading day of its first bar, so an order placed after a
+                # daily close trades in the next session rather than expiring unseen.
+                first_day = self._order_day.setdefault(order.client_order_id, day)
+                if day > first_day:
+                    self._emit(OrderExpired, order)
+                    continue
             price, liquidity = self._match_price(order, bar)
             if price is None:
                 if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
@@ -245,13 +267,18 @@ class SimulatedVenue:
         kind = order.order_type
         if kind is OrderType.MARKET:
             return bar.open, LiquiditySide.TAKER
-        if kind is OrderType.LIMIT or order.triggered:
+        if kind is OrderType.LIMIT or (order.triggered and kind is OrderType.STOP_LIMIT):
             return _limit_price(buy, order.price, bar), LiquiditySide.MAKER
+        if order.triggered:
+            # A stop whose first fill was cut short by the volume cap: now a market order.
+            return bar.open, LiquiditySide.TAKER
         trigger = _stop_price(buy, order.trigger_price, bar)
-        if trigger is None or kind is OrderType.STOP:
+        if trigger is None:
+            return None, LiquiditySide.TAKER
+        self._emit(OrderTriggered, order)
+        if kind is OrderType.STOP:
             return trigger, LiquiditySide.TAKER
         # STOP_LIMIT reaching its stop in this bar.
-        self._emit(OrderTriggered, order)
         limit = order.price
         assert limit is not None  # guaranteed by Order validation
         within = trigger <= limit if buy else trigger >= limit
@@ -353,7 +380,8 @@ class SimulatedVenue:
     ) -> float:
         """Return the most whole lots the buying power pays for, commission included."""
         fraction = order.cash_fraction or 1.0
-        budget = min(self._account.buying_power(), self._account.equity() * fraction)
+        account = self._account
+        budget = min(account.buying_power(), account.equity() * account.leverage * fraction)
         budget += closable * base_price * instrument.multiplier
         if budget <= 0:
             return 0.0
@@ -379,16 +407,17 @@ class SimulatedVenue:
         return instrument.lots_to_size(low)
 
     # -- end of a backtest ---------------------------------------------------------------
-    def settle_at_close(self, order: Order) -> None:
-        """Fill an accepted market ``order`` now at its instrument's last close.
+    def settle_at_close(self, order: Order, last_bar: Bar) -> None:
+        """Fill an accepted market ``order`` now at ``last_bar``'s close.
 
-        Used once, to close the positions left open when a backtest's data ends.
+        Used once, to close the positions left open when a backtest's data ends; the
+        last bar's volume feeds the slippage model as for any fill.
         """
         if order.status is not OrderStatus.ACCEPTED:
             return
         instrument = self._instruments[order.instrument_id]
-        last = self._last_price[order.instrument_id]
-        bar = Bar(order.instrument_id, self._clock.timestamp_ns(), last, last, last, last, 0.0)
+        last = last_bar.close
+        bar = Bar(order.instrument_id, last_bar.ts_event, last, last, last, last, last_bar.volume)
         self._fill(order, instrument, bar, last, LiquiditySide.TAKER, math.inf)
         working = self._working.get(order.instrument_id, [])
         working[:] = [o for o in working if not o.is_closed]

@@ -131,15 +131,13 @@ configs = st.builds(
 
 
 def _last_close_seen(data: Sequence[BarSeries], iid: str, snap: Snapshot) -> float:
-    """Return ``iid``'s latest close the engine had processed when ``snap`` was taken.
+    """Return ``iid``'s latest close when ``snap`` was taken.
 
-    Bars go in time order, and bars with equal timestamps in the order the data was
-    added: an instrument added later has not had its bar at ``snap.ts`` processed yet.
+    Bars sharing a timestamp are one moment: every instrument's close at that time is
+    marked before any strategy sees a bar of it.
     """
-    order = [s.instrument_id for s in data]
-    series = data[order.index(iid)]
-    seen_at_ts = order.index(iid) <= order.index(snap.instrument_id)
-    j = int(np.searchsorted(series.ts, snap.ts, side="right" if seen_at_ts else "left")) - 1
+    series = next(s for s in data if s.instrument_id == iid)
+    j = int(np.searchsorted(series.ts, snap.ts, side="right")) - 1
     return float(series.close[j])
 
 

@@ -158,3 +158,22 @@ def test_strategies_lists_builtins_and_parameters() -> None:
     assert result.exit_code == 0
     for name in ("sma_cross", "ema_cross", "rsi_mean_reversion", "fast", "slow", "size"):
         assert name in result.stdout
+
+
+def test_output_that_cannot_be_written_is_one_line(goog_csv: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("x")
+    result = runner.invoke(
+        app, ["backtest", "sma_cross", "--data", str(goog_csv), "--output", str(taken)]
+    )
+    assert result.exit_code == 2
+    assert "a-file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_orders_the_venue_refused_are_reported(goog_csv: Path) -> None:
+    args = ["backtest", "sma_cross", "--data", str(goog_csv), "--param", "size=1000"]
+    result = runner.invoke(app, [*args, "--cash", "10000", "--json"])
+    assert result.exit_code == 0
+    assert "orders were rejected or cancelled by the venue" in result.stderr
+    assert "insufficient buying power" in result.stderr

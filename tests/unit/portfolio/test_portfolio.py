@@ -274,7 +274,9 @@ def _run(bars: dict[str, BarSeries], seed: int) -> tuple[Portfolio, list[tuple[i
     live: list[tuple[int, float]] = []
     for k, (ts, iid, i) in enumerate(rows):
         clock.set_time(ts)
-        bus.publish(f"data.bars.{iid}", bars[iid].bar(i))
+        bar = bars[iid].bar(i)
+        venue.process_bar(bar)
+        bus.publish(f"data.bars.{iid}", bar)
         if k + 1 == len(rows) or rows[k + 1][0] != ts:
             live.append((ts, portfolio.equity()))
     return portfolio, live

@@ -52,6 +52,7 @@ class Node:
             min(open_, close) - 0.5, close, 1e6,
         )  # fmt: skip
         self.last_close[instrument_id] = close
+        self.venue.process_bar(bar)  # the backtest engine hands the venue each bar first
         self.bus.publish(f"data.bars.{instrument_id}", bar)
         return bar
 

@@ -111,6 +111,7 @@ class Node:
         self.ts = self.ts + MINUTE if ts is None else ts
         self.clock.set_time(self.ts)
         bar = Bar(instrument_id, self.ts, open, high, low, close, volume)
+        self.venue.process_bar(bar)  # the backtest engine hands the venue each bar first
         self.bus.publish(f"data.bars.{instrument_id}", bar)
         return bar
 
@@ -943,12 +944,12 @@ def test_settle_at_close_fills_an_accepted_market_order_at_the_last_close() -> N
     node = Node(COSTLY)
     node.flat(100.0)
     node.strategy.buy(10)
-    node.bar(100.0, 106.0, 99.0, 105.0)  # bought at 100.03, closes at 105
+    last_bar = node.bar(100.0, 106.0, 99.0, 105.0)  # bought at 100.03, closes at 105
     order = node.strategy.close()
     assert order is not None
     assert order.status is S.ACCEPTED
 
-    node.venue.settle_at_close(order)
+    node.venue.settle_at_close(order, last_bar)
 
     (fill,) = node.fills(order)
     assert (fill.side, fill.last_qty) == (OrderSide.SELL, 10.0)
@@ -962,12 +963,12 @@ def test_settle_at_close_fills_an_accepted_market_order_at_the_last_close() -> N
 
 def test_settle_at_close_ignores_orders_that_are_not_accepted() -> None:
     node = Node()
-    node.flat(100.0)
+    last_bar = node.flat(100.0)
     order = node.strategy.buy(1, price=90.0)
     node.strategy.cancel(order)
     n_events = len(order.events)
 
-    node.venue.settle_at_close(order)
+    node.venue.settle_at_close(order, last_bar)
 
     assert order.status is S.CANCELED
     assert len(order.events) == n_events
