@@ -289,8 +289,21 @@ def _check_missing_values(
 
 def _parse_timestamps(source: str, raw: pl.Series, header: str) -> IntArray:
     """Convert a timestamp column (no nulls) to UTC nanoseconds or raise ``bad_timestamp``."""
-    dtype = raw.dtype
     label = _DUPLICATED.sub(r"\1", header).strip() or "the unnamed first column"
+    try:
+        return _parse_timestamp_values(source, raw, label)
+    except _MixedEpochUnitsError as exc:
+        detail = (
+            f"{label} {raw[exc.row]!r} is an epoch in {exc.unit}, but the column's largest "
+            f"values are in {exc.column_unit}: one column must use one unit"
+        )
+        raise DataValidationError(
+            source, "bad_timestamp", detail, row=exc.row + 1, column="timestamp"
+        ) from None
+
+
+def _parse_timestamp_values(source: str, raw: pl.Series, label: str) -> IntArray:
+    dtype = raw.dtype
     if dtype == pl.String:
         ts, ok = _parse_text(raw)
     elif isinstance(dtype, pl.Datetime):
@@ -348,10 +361,34 @@ def _to_datetime(text: pl.Series, fmt: str) -> pl.Series:
     return text.str.to_datetime(fmt, time_unit="ns", time_zone="UTC", strict=False)
 
 
+class _MixedEpochUnitsError(Exception):
+    """Epochs of one column fall in different units' ranges (seconds beside millis)."""
+
+    def __init__(self, row: int, unit: str, column_unit: str) -> None:
+        super().__init__(row, unit, column_unit)
+        self.row, self.unit, self.column_unit = row, unit, column_unit
+
+
+_UNIT_NAMES: Final = ("seconds", "milliseconds", "microseconds", "nanoseconds")
+
+
 def _epoch_to_ns(values: IntArray, valid: BoolArray) -> tuple[IntArray, BoolArray]:
-    """Scale integer epochs to nanoseconds, inferring the unit from the largest magnitude."""
+    """Scale integer epochs to nanoseconds, inferring the unit from the largest magnitude.
+
+    Every value must fall in that unit's range: a column that mixes seconds and
+    milliseconds would otherwise put some rows in 1970.
+    """
     magnitude = float(np.abs(values[valid]).max()) if valid.any() else 0.0
-    factor = next(scale for bound, scale in _EPOCH_UNITS if magnitude < bound)
+    unit = next(k for k, (bound, _) in enumerate(_EPOCH_UNITS) if magnitude < bound)
+    factor = _EPOCH_UNITS[unit][1]
+    if unit > 0:
+        floor = _EPOCH_UNITS[unit - 1][0]
+        # Zero and tiny values are legitimate only near the epoch; ignore them.
+        smaller = valid & (np.abs(values) < floor) & (np.abs(values) >= floor / 10_000)
+        if smaller.any():
+            row = int(np.flatnonzero(smaller)[0])
+            below = next(k for k, (b, _) in enumerate(_EPOCH_UNITS) if abs(values[row]) < b)
+            raise _MixedEpochUnitsError(row, _UNIT_NAMES[below], _UNIT_NAMES[unit])
     limit = np.iinfo(np.int64).max // factor
     ok = valid & (values <= limit) & (values >= -limit)
     return np.where(ok, values, 0) * np.int64(factor), ok

@@ -483,3 +483,18 @@ def test_written_parquet_schema(tmp_path: Path) -> None:
     schema = pl.read_parquet_schema(tmp_path / "S.parquet")
     assert schema["timestamp"] == pl.Datetime("ns", "UTC")
     assert list(schema) == ["timestamp", "open", "high", "low", "close", "volume"]
+
+
+def test_epochs_in_two_units_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "timestamp,open,high,low,close\n"
+        "1704067200000,10,11,9,10\n"  # milliseconds
+        "1704067260,10,11,9,10\n"  # seconds
+    )
+    with pytest.raises(DataValidationError) as info:
+        load_bars(path)
+    assert (info.value.rule, info.value.row) == ("bad_timestamp", 2)
+    assert "is an epoch in seconds, but the column's largest values are in milliseconds" in str(
+        info.value
+    )
