@@ -49,6 +49,7 @@ check: lint typecheck contracts test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backtest_speed.py
+	$(BIN)/python benchmarks/sweep_speed.py
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:

@@ -136,7 +136,7 @@ PUBLIC_API = {
         "save_market",
         "write_bars",
     ),
-    "quantgrid.reports": ("stats_table", "write_results"),
+    "quantgrid.reports": ("stats_table", "write_results", "write_sweep"),
     "quantgrid.bars": (
         "TradeSeries",
         "TradeSource",

@@ -21,6 +21,7 @@ from quantgrid.cli._common import (
     progress_bar,
     user_errors,
 )
+from quantgrid.cli._sweep import sweep
 from quantgrid.data import SyntheticConfig, generate_market, save_market
 from quantgrid.model import OrderStatus
 from quantgrid.reports import stats_table, write_results
@@ -221,6 +222,9 @@ def strategies() -> None:
                 field.description or "",
             )
     out.print(table)
+
+
+app.command()(sweep)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from quantgrid import reports
 from quantgrid.analytics import STAT_KEYS, Statistics, compute_statistics
 from quantgrid.backtest import BacktestResult
 from quantgrid.core import NANOS_PER_DAY, ns_to_iso
@@ -92,10 +91,6 @@ def _result(
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[BacktestResult, dict[str, Path]]:
     result = _result()
     return result, write_results(result, tmp_path_factory.mktemp("run") / "nested" / "out")
-
-
-def test_public_api_is_stable() -> None:
-    assert reports.__all__ == ["stats_table", "write_results"]
 
 
 def test_every_statistic_has_a_label() -> None:
