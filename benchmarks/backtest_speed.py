@@ -55,6 +55,9 @@ def run_quantgrid(n: int, out: Any) -> None:
 
 
 def run_backtesting_py(n: int, out: Any) -> None:
+    import os
+
+    os.environ["TQDM_DISABLE"] = "1"  # its progress bar would interleave with our table
     import numpy as np
     import pandas as pd
     from backtesting import Backtest, Strategy
