@@ -6,6 +6,7 @@ from quantgrid.backtest._engine import (
     ProgressCallback,
     run_backtest,
 )
+from quantgrid.backtest._lookahead import LookaheadFinding, LookaheadReport, check_lookahead
 from quantgrid.backtest._result import BacktestResult
 from quantgrid.backtest._sweep import METRICS, OBJECTIVES, SweepResult, sweep_crosses
 from quantgrid.backtest._vectorised import cross_signals, run_vectorised
@@ -16,8 +17,11 @@ __all__ = [
     "BacktestConfig",
     "BacktestEngine",
     "BacktestResult",
+    "LookaheadFinding",
+    "LookaheadReport",
     "ProgressCallback",
     "SweepResult",
+    "check_lookahead",
     "cross_signals",
     "run_backtest",
     "run_vectorised",

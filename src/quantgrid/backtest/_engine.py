@@ -7,6 +7,7 @@ port, portfolio, strategies); only the clock (a ``TestClock``) and the venue (th
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -192,8 +193,10 @@ class BacktestEngine:
         )
         execution = ExecutionEngine(bus, clock, venue.endpoint)
         view = PortfolioView(portfolio)
+        history = {iid: _read_only(series) for iid, series in self._data.items()}
         for strategy in self._strategies:
             strategy.attach(clock, bus, view, instruments)
+            _call(strategy, functools.partial(strategy.on_data, history), "on_data")
             _call(strategy, strategy.on_start, "on_start")
 
         self._drive(clock, bus, venue, progress)
@@ -407,6 +410,25 @@ def check_ticks(data: Mapping[str, BarSeries], instruments: Mapping[str, Instrum
                 "(--tick-size on the command line)"
             )
             raise ValueError(msg)
+
+
+def _read_only(series: BarSeries) -> BarSeries:
+    """Return views of the bars that raise if a strategy writes to them."""
+
+    def frozen(column: Any) -> Any:
+        view = column.view()
+        view.flags.writeable = False
+        return view
+
+    return BarSeries(
+        series.instrument_id,
+        frozen(series.ts),
+        frozen(series.open),
+        frozen(series.high),
+        frozen(series.low),
+        frozen(series.close),
+        frozen(series.volume),
+    )
 
 
 def _call(strategy: Strategy, hook: Callable[[], None], name: str) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from quantgrid import __version__
-from quantgrid.backtest import BacktestConfig, BacktestResult, run_backtest
+from quantgrid.backtest import BacktestConfig, BacktestResult, check_lookahead, run_backtest
 from quantgrid.cli._common import (
     err,
     fail,
@@ -22,6 +22,7 @@ from quantgrid.cli._common import (
     user_errors,
 )
 from quantgrid.cli._sweep import sweep
+from quantgrid.core import ns_to_iso
 from quantgrid.data import SyntheticConfig, generate_market, save_market
 from quantgrid.model import OrderStatus
 from quantgrid.reports import stats_table, write_results
@@ -225,6 +226,56 @@ def strategies() -> None:
 
 
 app.command()(sweep)
+
+
+@app.command("check-lookahead")
+def check_lookahead_command(
+    strategy: Annotated[str, typer.Argument(help="Built-in name or path/to/file.py:ClassName.")],
+    data: Annotated[
+        list[str], typer.Option("--data", help="CSV or Parquet bars; FILE or SYMBOL=FILE.")
+    ],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Strategy parameter NAME=VALUE.")
+    ] = None,
+    points: Annotated[int, typer.Option(help="How many cut points to replay.")] = 8,
+) -> None:
+    """Replay STRATEGY on cut-short data; exit 1 if any decision used later bars."""
+    with user_errors():
+        strategy_cls = load_strategy(strategy)
+        params = strategy_cls.parse_params(parse_params(param or []))
+        series = load_data(data)
+        report = check_lookahead(strategy_cls, series, params.model_dump(), points=points)
+    if report.passed:
+        out.print(
+            f"[green]no lookahead:[/] {report.decisions:,} decisions unchanged at "
+            f"{len(report.cuts)} cut points",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"[bold red]lookahead found[/] at {len(report.findings)} of {len(report.cuts)} cut "
+        "points: these decisions change when later bars are removed",
+        highlight=False,
+    )
+    for finding in report.findings:
+        out.print(
+            f"  cut at {ns_to_iso(finding.cut_ts)}: with all data "
+            f"{_describe(finding.with_all_data)}; with data cut {_describe(finding.with_data_cut)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(1)
+
+
+def _describe(decision: tuple[Any, ...] | None) -> str:
+    if decision is None:
+        return "no order"
+    ts, _, iid, side, kind, quantity, price, trigger = decision[:8]
+    size = "all cash" if quantity is None else f"{quantity:g}"
+    prices = "".join(
+        f" {name} {value:g}" for name, value in (("limit", price), ("stop", trigger)) if value
+    )
+    return f"{side} {size} {iid} {kind}{prices} decided at {ns_to_iso(ts)}"
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from quantgrid.core import Clock, MessageBus
 from quantgrid.execution import EXECUTE_ENDPOINT
 from quantgrid.model import (
     Bar,
+    BarSeries,
     CancelAllOrders,
     CancelOrder,
     Instrument,
@@ -129,6 +130,15 @@ class Strategy:
         self.on_order_event(event)
 
     # -- hooks -------------------------------------------------------------------------
+    def on_data(self, bars: Mapping[str, BarSeries]) -> None:
+        """Pre-compute from the whole history before the run (vectorised indicators).
+
+        Called once before ``on_start`` with every bar the backtest will play, as
+        read-only arrays. Whatever is computed here must use, at each index, only values
+        up to that index: ``quantgrid check-lookahead`` replays the strategy on cut-short
+        data and reports any decision that changes. Live trading never calls it.
+        """
+
     def on_start(self) -> None:
         """Prepare state before the first bar."""
 

@@ -177,3 +177,38 @@ def test_orders_the_venue_refused_are_reported(goog_csv: Path) -> None:
     assert result.exit_code == 0
     assert "orders were rejected or cancelled by the venue" in result.stderr
     assert "insufficient buying power" in result.stderr
+
+
+PEEKER = """
+import numpy as np
+from quantgrid.strategy import Strategy
+
+class Peeker(Strategy):
+    name = "peeker"
+
+    def on_data(self, bars):
+        close = next(iter(bars.values())).close
+        self.up_next = np.append(close[1:] > close[:-1], False)
+
+    def on_start(self):
+        self.i = -1
+
+    def on_bar(self, bar):
+        self.i += 1
+        wanted = 1 if self.up_next[self.i] else -1
+        if np.sign(self.position()) != wanted:
+            self.close()
+            (self.buy if wanted > 0 else self.sell)(1)
+"""
+
+
+def test_check_lookahead_flags_a_peeking_strategy(goog_csv: Path, tmp_path: Path) -> None:
+    source = tmp_path / "peek.py"
+    source.write_text(PEEKER)
+    result = runner.invoke(app, ["check-lookahead", f"{source}:Peeker", "--data", str(goog_csv)])
+    assert result.exit_code == 1
+    assert "lookahead found" in result.stdout
+    assert "decided at" in result.stdout
+    honest = runner.invoke(app, ["check-lookahead", "sma_cross", "--data", str(goog_csv)])
+    assert honest.exit_code == 0, honest.output
+    assert "no lookahead" in honest.stdout
