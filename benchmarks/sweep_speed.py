@@ -17,8 +17,6 @@ import time
 import warnings
 from typing import Any
 
-import numpy as np
-
 from quantgrid.backtest import BacktestConfig, cross_signals, sweep_crosses
 from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.indicators import ema
@@ -109,8 +107,10 @@ def main() -> None:
           f"= {figures['bar_combos_per_s']:,} bar-combinations/s")  # fmt: skip
     print(f"vectorbt         {pairs} pairs x {len(bars):,} bars in {theirs_s:.3f} s "
           f"= {figures['vectorbt_bar_combos_per_s']:,} bar-combinations/s")  # fmt: skip
-    print(f"speedup {figures['speedup']}x; sample pairs {SAMPLE} "
-          + ("trade the same" if not mismatches else f"DIFFER: {mismatches}"))
+    print(
+        f"speedup {figures['speedup']}x; sample pairs {SAMPLE} "
+        + ("trade the same" if not mismatches else f"DIFFER: {mismatches}")
+    )
     best = result.best
     print(f"best by Sharpe: fast {best['fast']}, slow {best['slow']}, sharpe "
           f"{best['sharpe']:.2f}, trades {best['n_trades']:,}")  # fmt: skip

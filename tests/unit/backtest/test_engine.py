@@ -6,11 +6,11 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from tests.conftest import make_bars, random_walk
 
 from quantgrid.backtest import BacktestConfig, BacktestEngine, run_backtest
 from quantgrid.model import Bar, Instrument, OrderFilled, OrderSide
 from quantgrid.strategy import SmaCross, Strategy, StrategyError
+from tests.conftest import make_bars, random_walk
 
 
 class BuyOnce(Strategy):

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.conftest import make_bars, random_walk
 
 from quantgrid.backtest import BacktestConfig, BacktestEngine, BacktestResult
 from quantgrid.model import Bar, BarSeries, OrderStatus, TimeInForce
 from quantgrid.strategy import Strategy
 from quantgrid.venues import BpsSlippage, BpsSpread, PercentCommission
+from tests.conftest import make_bars, random_walk
 
 MINUTE = 60_000_000_000
 

@@ -7,11 +7,11 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from tests.conftest import make_bars, random_walk
 
 from quantgrid.backtest import BacktestConfig, check_lookahead, run_backtest
 from quantgrid.model import Bar, BarSeries
 from quantgrid.strategy import RsiMeanReversion, SmaCross, Strategy
+from tests.conftest import make_bars, random_walk
 
 BARS = make_bars(random_walk(600, 8, vol=0.01))
 

@@ -6,7 +6,6 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from tests.conftest import make_bars, random_walk
 
 from quantgrid.backtest import BacktestConfig, run_backtest
 from quantgrid.model import (
@@ -21,6 +20,7 @@ from quantgrid.model import (
 )
 from quantgrid.strategy import SmaCross, Strategy, StrategyParameterError
 from quantgrid.venues import VolumeShareSlippage
+from tests.conftest import make_bars, random_walk
 
 DAY = 86_400_000_000_000
 

@@ -22,9 +22,7 @@ def test_every_row_equals_the_event_driven_backtest(
     average: str, strategy: type, size: float | None, commission: object
 ) -> None:
     config = BacktestConfig(initial_cash=20_000.0, commission=commission)  # type: ignore[arg-type]
-    result = sweep_crosses(
-        BARS, [3, 5, 8], [5, 13, 21], average=average, size=size, config=config
-    )
+    result = sweep_crosses(BARS, [3, 5, 8], [5, 13, 21], average=average, size=size, config=config)
     assert len(result.rows) == 7  # 9 pairs less the refused (5, 5) and (8, 5)
     assert result.skipped == ({"fast": 5, "slow": 5}, {"fast": 8, "slow": 5})
     for row in result.rows:

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.conftest import make_bars, random_walk
 
 from quantgrid.backtest import (
     BacktestConfig,
@@ -21,6 +20,7 @@ from quantgrid.indicators import ema, sma
 from quantgrid.model import Bar, BarSeries, Instrument
 from quantgrid.strategy import EmaCross, SmaCross, Strategy
 from quantgrid.venues import BpsSpread, PercentCommission, PerUnitCommission
+from tests.conftest import make_bars, random_walk
 
 
 class TargetSignal(Strategy):
