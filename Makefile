@@ -50,6 +50,7 @@ check: lint typecheck contracts test
 bench: $(STAMP)
 	$(BIN)/python benchmarks/backtest_speed.py
 	$(BIN)/python benchmarks/sweep_speed.py
+	$(BIN)/python benchmarks/regime_accuracy.py
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:

@@ -184,6 +184,19 @@ PUBLIC_API = {
         "volume_bars",
     ),
     "quantgrid.cli": ("app", "main"),
+    "quantgrid.regime": (
+        "DEFAULT_MODEL",
+        "TRAINING_SEEDS",
+        "UNKNOWN_REGIME",
+        "FeatureSettings",
+        "LabelledMarket",
+        "RegimeDetector",
+        "RegimeFrame",
+        "RegimeModel",
+        "RegimeReading",
+        "RegimeSwitch",
+        "RegimeSwitchParams",
+    ),
 }
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import polars as pl
 import typer
 from rich.table import Table
 
@@ -24,7 +25,8 @@ from quantgrid.cli._common import (
 from quantgrid.cli._sweep import sweep
 from quantgrid.core import ns_to_iso
 from quantgrid.data import SyntheticConfig, generate_market, save_market
-from quantgrid.model import OrderStatus
+from quantgrid.model import OrderStatus, Regime
+from quantgrid.regime import RegimeDetector  # importing it also registers regime_switch
 from quantgrid.reports import stats_table, write_results
 from quantgrid.reports._format import jsonable
 from quantgrid.strategy import BUILTIN_STRATEGIES, load_strategy
@@ -226,6 +228,49 @@ def strategies() -> None:
 
 
 app.command()(sweep)
+
+REGIME_FEATURES = (
+    "natr",
+    "adx",
+    "choppiness",
+    "efficiency",
+    "autocorrelation",
+    "volatility",
+    "volatility_ratio",
+    "correlation",
+)
+
+
+@app.command()
+def regime(
+    data: Annotated[
+        list[str], typer.Option("--data", help="CSV or Parquet bars; FILE or SYMBOL=FILE.")
+    ],
+    output: Annotated[Path, typer.Option(help="CSV to write, one row per bar per instrument.")],
+) -> None:
+    """Label every bar of every instrument TRENDING, RANGING, CHOPPY or CRISIS."""
+    with user_errors():
+        series = load_data(data)
+        frames = RegimeDetector().detect({s.instrument_id: s for s in series})
+        names = {int(r): r.name for r in Regime} | {-1: "UNKNOWN"}
+        tables = [
+            pl.DataFrame(
+                {
+                    "timestamp": pl.Series(frame.ts).cast(pl.Datetime("ns", "UTC")),
+                    "instrument": [iid] * len(frame.ts),
+                    "regime": [names[int(r)] for r in frame.regime],
+                    "confidence": frame.confidence,
+                    **{name: getattr(frame, name) for name in REGIME_FEATURES},
+                }
+            )
+            for iid, frame in frames.items()
+        ]
+        table = pl.concat(tables).sort(["timestamp", "instrument"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        table.write_csv(output, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+    counts = table.group_by("regime").len().sort("regime")
+    summary = ", ".join(f"{r} {n:,}" for r, n in counts.iter_rows())
+    out.print(f"{table.height:,} bars labelled ({summary}) -> {output}", highlight=False)
 
 
 @app.command("check-lookahead")

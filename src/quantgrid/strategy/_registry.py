@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
 import sys
@@ -13,6 +14,10 @@ from quantgrid.strategy._builtins import EmaCross, RsiMeanReversion, SmaCross
 BUILTIN_STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (EmaCross, RsiMeanReversion, SmaCross)
 }
+
+# Built-ins defined in packages that depend on this one: imported on first use, so that
+# `quantgrid.strategy` never imports them (``quantgrid.regime`` imports ``strategy``).
+_LAZY_BUILTINS: dict[str, str] = {"regime_switch": "quantgrid.regime"}
 
 
 class StrategyNotFoundError(LookupError):
@@ -35,8 +40,12 @@ def load_strategy(spec: str) -> type[Strategy]:
     """
     if spec in BUILTIN_STRATEGIES:
         return BUILTIN_STRATEGIES[spec]
+    if spec in _LAZY_BUILTINS:
+        importlib.import_module(_LAZY_BUILTINS[spec])  # registers the strategy on import
+        return BUILTIN_STRATEGIES[spec]
     if ":" not in spec:
-        known = ", ".join(sorted(BUILTIN_STRATEGIES))
+        eager = sorted(name for name in BUILTIN_STRATEGIES if name not in _LAZY_BUILTINS)
+        known = ", ".join([*eager, *sorted(_LAZY_BUILTINS)])
         msg = f"unknown strategy {spec!r}: use a built-in ({known}) or path/to/file.py:ClassName"
         raise StrategyNotFoundError(msg)
     file_part, _, class_name = spec.rpartition(":")

@@ -212,3 +212,24 @@ def test_check_lookahead_flags_a_peeking_strategy(goog_csv: Path, tmp_path: Path
     honest = runner.invoke(app, ["check-lookahead", "sma_cross", "--data", str(goog_csv)])
     assert honest.exit_code == 0, honest.output
     assert "no lookahead" in honest.stdout
+
+
+def test_regime_labels_every_bar_of_every_instrument(tmp_path: Path) -> None:
+    runner.invoke(
+        app, ["synth", "--output", str(tmp_path), "--bars", "600", "--instruments", "A,B"]
+    )
+    out = tmp_path / "labels" / "regimes.csv"
+    args = ["regime", "--data", str(tmp_path / "A.csv"), "--data", str(tmp_path / "B.csv")]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("timestamp,instrument,regime,confidence,natr,adx,choppiness")
+    assert len(lines) == 1 + 2 * 600
+    assert {line.split(",")[2] for line in lines[1:]} <= {
+        "TRENDING", "RANGING", "CHOPPY", "CRISIS", "UNKNOWN"
+    }  # fmt: skip
+    assert "1,200 bars labelled" in " ".join(result.stdout.split())
+
+
+def test_strategies_lists_regime_switch() -> None:
+    assert "regime_switch" in runner.invoke(app, ["strategies"]).stdout
