@@ -29,7 +29,7 @@ run: $(STAMP)
 	$(BIN)/quantgrid demo --output $(RUN_DIR)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -54,7 +54,7 @@ bench: $(STAMP)
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:
-	uv pip compile pyproject.toml requirements/build.in --extra dev --python-version 3.11 --generate-hashes \
+	uv pip compile pyproject.toml requirements/build.in --extra dev --extra distributed --python-version 3.11 --generate-hashes \
 		-o $(LOCK) --quiet
 
 clean:

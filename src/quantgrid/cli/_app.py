@@ -22,6 +22,7 @@ from quantgrid.cli._common import (
     progress_bar,
     user_errors,
 )
+from quantgrid.cli._optimize import optimize, walk_forward_command
 from quantgrid.cli._sweep import sweep
 from quantgrid.core import ns_to_iso
 from quantgrid.data import SyntheticConfig, generate_market, save_market
@@ -228,6 +229,8 @@ def strategies() -> None:
 
 
 app.command()(sweep)
+app.command()(optimize)
+app.command("walk-forward")(walk_forward_command)
 
 REGIME_FEATURES = (
     "natr",

@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from quantgrid.backtest import OBJECTIVES, BacktestConfig, SweepResult, run_backtest, sweep_crosses
 from quantgrid.cli._common import fail, load_data, out, parse_params, progress_bar, user_errors
 from quantgrid.data import load_bars
+from quantgrid.distributed import RayUnavailableError, import_ray, ray_map, ray_sweep_crosses
 from quantgrid.model import BarSeries
 from quantgrid.reports import write_sweep
 from quantgrid.strategy import StrategyParameterError, load_strategy
 
 COMPILED = {"ema_cross": "ema", "sma_cross": "sma"}
+BACKENDS = ("local", "ray")
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
@@ -78,10 +81,16 @@ def _load_once(path: str, instrument_id: str) -> None:
 
 
 def _one_combination(job: tuple[str, dict[str, Any], BacktestConfig]) -> dict[str, Any]:
-    """Run one combination with the event-driven engine."""
+    """Run one combination with the event-driven engine, on this worker's bars."""
+    return _combination_on(_WORKER_BARS[0], job)
+
+
+def _combination_on(
+    bars: BarSeries, job: tuple[str, dict[str, Any], BacktestConfig]
+) -> dict[str, Any]:
+    """Run one combination on ``bars``: a row of figures, never the curves."""
     spec, params, config = job
     strategy = load_strategy(spec)
-    bars = _WORKER_BARS[0]
     try:
         stats = run_backtest(strategy, bars, params, config).stats
     except StrategyParameterError:
@@ -105,6 +114,8 @@ def _generic(
     config: BacktestConfig,
     objective: str,
     jobs: int,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> SweepResult:
     started = time.perf_counter()
     names = list(grid)
@@ -113,7 +124,16 @@ def _generic(
     _WORKER_BARS[:] = [series]
     rows: list[dict[str, Any]] = []
     with progress_bar(len(jobs_list), True, "sweep") as advance:
-        if jobs > 1:
+        if backend == "ray":
+            # Ray workers may start elsewhere: a strategy file goes by its absolute path.
+            file_part, sep, class_name = spec.rpartition(":")
+            if sep and Path(file_part).is_file():
+                remote = f"{Path(file_part).resolve()}:{class_name}"
+                jobs_list = [(remote, params, cfg) for _, params, cfg in jobs_list]
+            rows = ray_map(
+                _combination_on, jobs_list, shared=series, address=ray_address, progress=advance
+            )
+        elif jobs > 1:
             # Spawned, not forked: a fork would copy polars' and numba's running thread
             # pools into the child, where they deadlock.
             with ProcessPoolExecutor(
@@ -166,10 +186,34 @@ def sweep(
     output: Annotated[
         Path | None, typer.Option(help="Write sweep.json and a heatmap report.html here.")
     ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="local: this machine's cores (--jobs). ray: Ray tasks, needs the "
+            "distributed extra."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to use (host:port or auto); default $RAY_ADDRESS, else a "
+            "local Ray on loopback.",
+        ),
+    ] = None,
 ) -> None:
     """Backtest every combination of a parameter grid and rank them."""
     if objective not in OBJECTIVES:
         fail(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    if backend not in BACKENDS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if ray_address is not None and backend != "ray":
+        fail("--ray-address needs --backend ray")
+    if backend == "ray":
+        try:
+            import_ray()
+        except RayUnavailableError as exc:
+            fail(escape(str(exc)), code=1)
     if jobs < 1:
         fail(f"--jobs must be >= 1, got {jobs}")
     with user_errors():
@@ -182,7 +226,17 @@ def sweep(
         (series,) = load_data([data])
         config = BacktestConfig(initial_cash=cash, commission=commission)
         result = _run(
-            strategy_cls.name, strategy, data, series, values, fixed, config, objective, jobs
+            strategy_cls.name,
+            strategy,
+            data,
+            series,
+            values,
+            fixed,
+            config,
+            objective,
+            jobs,
+            backend,
+            ray_address,
         )
         paths = write_sweep(result, output) if output is not None else {}
     if json_output:
@@ -220,12 +274,25 @@ def _run(
     config: BacktestConfig,
     objective: str,
     jobs: int,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> SweepResult:
     if name in COMPILED and set(grid) == {"fast", "slow"} and set(fixed) <= {"size"}:
         for key in ("fast", "slow"):
             if not all(isinstance(v, int) for v in grid[key]):
                 fail(f"--grid {key}: windows must be whole numbers")
         size = fixed.get("size")
+        if backend == "ray":
+            return ray_sweep_crosses(
+                series,
+                grid["fast"],
+                grid["slow"],
+                average=COMPILED[name],
+                size=None if size is None else float(size),
+                config=config,
+                objective=objective,
+                address=ray_address,
+            )
         return sweep_crosses(
             series,
             grid["fast"],
@@ -237,4 +304,4 @@ def _run(
             jobs=jobs,
         )
     path = data_path.partition("=")[2] if "=" in data_path else data_path
-    return _generic(spec, path, series, grid, fixed, config, objective, jobs)
+    return _generic(spec, path, series, grid, fixed, config, objective, jobs, backend, ray_address)

@@ -80,3 +80,17 @@ def test_a_parameter_cannot_be_both_fixed_and_swept(goog_csv: Path) -> None:
     result = runner.invoke(app, [*args, "--param", "fast=3"])
     assert result.exit_code == 2
     assert "'fast' is both a --grid and a --param" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--backend", "dask"], "--backend must be one of local, ray, got 'dask'"),
+        (["--ray-address", "127.0.0.1:6379"], "--ray-address needs --backend ray"),
+    ],
+)
+def test_a_bad_backend_is_refused(goog_csv: Path, extra: list[str], message: str) -> None:
+    args = ["sweep", "ema_cross", "--data", str(goog_csv), "--grid", "fast=5:6"]
+    result = runner.invoke(app, [*args, "--grid", "slow=8:9", *extra])
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
