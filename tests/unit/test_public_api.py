@@ -161,7 +161,13 @@ PUBLIC_API = {
         "Statistics",
         "compute_statistics",
         "daily_returns",
+        "deflated_sharpe_ratio",
         "drawdown",
+        "expected_maximum_sharpe",
+        "overfitting_diagnostics",
+        "per_period_sharpe",
+        "probabilistic_sharpe_ratio",
+        "probability_of_backtest_overfitting",
     ),
     "quantgrid.data": (
         "DataValidationError",

@@ -5,6 +5,14 @@ statistic's convention and the reference library it matches.
 """
 
 from quantgrid.analytics._drawdown import drawdown
+from quantgrid.analytics._overfitting import (
+    deflated_sharpe_ratio,
+    expected_maximum_sharpe,
+    overfitting_diagnostics,
+    per_period_sharpe,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+)
 from quantgrid.analytics._returns import daily_returns
 from quantgrid.analytics._stats import STAT_KEYS, Statistics, compute_statistics
 
@@ -13,5 +21,11 @@ __all__ = [
     "Statistics",
     "compute_statistics",
     "daily_returns",
+    "deflated_sharpe_ratio",
     "drawdown",
+    "expected_maximum_sharpe",
+    "overfitting_diagnostics",
+    "per_period_sharpe",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
 ]

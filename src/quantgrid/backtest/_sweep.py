@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numba
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from quantgrid.analytics import overfitting_diagnostics
 from quantgrid.analytics._returns import infer_periods_per_year
 from quantgrid.backtest._engine import BacktestConfig, _instruments_for, check_ticks
 from quantgrid.backtest._vectorised import _execute, _settle, check_vectorisable
@@ -76,6 +77,7 @@ def _sweep(
     close_at_end: bool,
     periods_per_year: float,
     rf_per_period: float,
+    daily: FloatArray,
 ) -> FloatArray:  # pragma: no cover - numba
     n = close.shape[0]
     out = np.empty((fasts.shape[0], 5))
@@ -125,6 +127,7 @@ def _sweep(
             worst = min(worst, drawdown)
             if day_end[t]:
                 if not np.isnan(day_equity):
+                    daily[count, c] = equity / day_equity - 1.0
                     r = equity / day_equity - 1.0 - rf_per_period
                     count += 1
                     delta = r - mean
@@ -145,15 +148,21 @@ class SweepResult:
     """The figures of every parameter pair, best first by ``objective``.
 
     ``rows`` are dicts with the parameters and ``METRICS``; ``skipped`` lists the pairs
-    the strategy refuses (fast >= slow).
+    the strategy refuses (fast >= slow). ``daily_returns`` holds each row's daily
+    returns (days x rows, columns in row order), from which ``deflated_sharpe`` (of the
+    best row, against all rows tried) and ``pbo`` (probability of backtest overfitting)
+    are computed; both are NaN where they cannot be (one row, too few days).
     """
 
     strategy: str
     objective: str
     rows: tuple[dict[str, Any], ...]
-    skipped: tuple[dict[str, int], ...]
+    skipped: tuple[dict[str, Any], ...]
     bars: int
     seconds: float
+    daily_returns: FloatArray = field(default_factory=lambda: np.empty((0, 0)), repr=False)
+    deflated_sharpe: float = math.nan
+    pbo: float = math.nan
 
     @property
     def best(self) -> dict[str, Any]:
@@ -176,6 +185,8 @@ class SweepResult:
             "combinations": len(self.rows),
             "skipped": len(self.skipped),
             "seconds": self.seconds,
+            "deflated_sharpe": None if math.isnan(self.deflated_sharpe) else self.deflated_sharpe,
+            "pbo": None if math.isnan(self.pbo) else self.pbo,
             "rows": [clean(r) for r in self.rows],
         }
 
@@ -243,6 +254,7 @@ def sweep_crosses(
             msg = f"jobs must be >= 1, got {jobs}"
             raise ValueError(msg)
         numba.set_num_threads(min(jobs, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+    daily = np.full((max(int(day_end.sum()) - 1, 0), len(pairs)), np.nan)
     try:
         table = _sweep(
             bars.open,
@@ -266,6 +278,7 @@ def sweep_crosses(
             config.close_at_end,
             float(periods),
             config.risk_free_rate / periods,
+            daily,
         )
     finally:
         numba.set_num_threads(threads)
@@ -275,14 +288,38 @@ def sweep_crosses(
     ]
     for row in rows:
         row["n_trades"] = int(row["n_trades"])
-    rows.sort(key=lambda r: _rank(r[objective]))
+    return finish_sweep(f"{average}_cross", objective, rows, daily, skipped, len(bars), started)
+
+
+def finish_sweep(
+    strategy: str,
+    objective: str,
+    rows: list[dict[str, Any]],
+    daily_returns: FloatArray,
+    skipped: tuple[dict[str, Any], ...],
+    bars: int,
+    started: float,
+) -> SweepResult:
+    """Rank ``rows`` (and their daily-return columns) and add the overfitting figures.
+
+    ``rows`` and the columns of ``daily_returns`` are in the same (grid) order; the sort
+    is stable, so equal figures keep the grid's order wherever the sweep ran.
+    """
+    order = sorted(range(len(rows)), key=lambda k: _rank(rows[k][objective]))
+    ranked = [rows[k] for k in order]
+    matrix = daily_returns[:, order] if daily_returns.size else daily_returns
+    best = 0 if ranked and math.isfinite(ranked[0][objective]) else None
+    dsr, pbo = overfitting_diagnostics(matrix, best) if matrix.size else (math.nan, math.nan)
     return SweepResult(
-        strategy=f"{average}_cross",
+        strategy=strategy,
         objective=objective,
-        rows=tuple(rows),
+        rows=tuple(ranked),
         skipped=skipped,
-        bars=len(bars),
+        bars=bars,
         seconds=time.perf_counter() - started,
+        daily_returns=matrix,
+        deflated_sharpe=dsr,
+        pbo=pbo,
     )
 
 

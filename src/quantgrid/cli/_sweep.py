@@ -11,11 +11,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from quantgrid.analytics import daily_returns
 from quantgrid.backtest import OBJECTIVES, BacktestConfig, SweepResult, run_backtest, sweep_crosses
+from quantgrid.backtest._sweep import finish_sweep
 from quantgrid.cli._common import fail, load_data, out, parse_params, progress_bar, user_errors
 from quantgrid.data import load_bars
 from quantgrid.distributed import RayUnavailableError, import_ray, ray_map, ray_sweep_crosses
@@ -24,6 +27,7 @@ from quantgrid.reports import write_sweep
 from quantgrid.strategy import StrategyParameterError, load_strategy
 
 COMPILED = {"ema_cross": "ema", "sma_cross": "sma"}
+DAILY = "_daily_returns"  # carried with each row from the workers, then taken out
 BACKENDS = ("local", "ray")
 
 
@@ -88,14 +92,16 @@ def _one_combination(job: tuple[str, dict[str, Any], BacktestConfig]) -> dict[st
 def _combination_on(
     bars: BarSeries, job: tuple[str, dict[str, Any], BacktestConfig]
 ) -> dict[str, Any]:
-    """Run one combination on ``bars``: a row of figures, never the curves."""
+    """Run one combination on ``bars``: figures and daily returns, never the curves."""
     spec, params, config = job
     strategy = load_strategy(spec)
     try:
-        stats = run_backtest(strategy, bars, params, config).stats
+        result = run_backtest(strategy, bars, params, config)
     except StrategyParameterError:
         return {**params, "skipped": True}
+    stats = result.stats
     return {
+        DAILY: daily_returns(result.ts, result.equity)[1],
         **params,
         "equity_final": stats.equity_final,
         "return_pct": stats.return_pct,
@@ -152,15 +158,10 @@ def _generic(
                 if advance:
                     advance(k, len(jobs_list))
     skipped = tuple({n: r[n] for n in names} for r in rows if r.get("skipped"))
-    ranked = [r for r in rows if not r.get("skipped")]
-    ranked.sort(key=lambda r: -r[objective] if math.isfinite(r[objective]) else math.inf)
-    return SweepResult(
-        strategy=load_strategy(spec).name,
-        objective=objective,
-        rows=tuple(ranked),
-        skipped=skipped,
-        bars=len(series),
-        seconds=time.perf_counter() - started,
+    ran = [r for r in rows if not r.get("skipped")]
+    daily = np.column_stack([r.pop(DAILY) for r in ran]) if ran else np.empty((0, 0))
+    return finish_sweep(
+        load_strategy(spec).name, objective, ran, daily, skipped, len(series), started
     )
 
 
@@ -254,6 +255,12 @@ def sweep(
         f"{result.seconds:.2f} s[/]",
         highlight=False,
     )
+    if result.daily_returns.size:
+        out.print(
+            f"deflated Sharpe ratio of the best: {_cell(result.deflated_sharpe)}; "
+            f"probability of backtest overfitting: {_cell(result.pbo)}",
+            highlight=False,
+        )
     for kind, path in paths.items():
         out.print(f"[dim]{kind:>7}[/] {path}", highlight=False, soft_wrap=True)
 

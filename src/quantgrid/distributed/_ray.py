@@ -32,8 +32,11 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, TypeVar
 
+import numpy as np
+
 from quantgrid.backtest import OBJECTIVES, BacktestConfig, SweepResult, sweep_crosses
-from quantgrid.model import BarSeries
+from quantgrid.backtest._sweep import finish_sweep
+from quantgrid.model import BarSeries, FloatArray
 
 S = TypeVar("S")
 T = TypeVar("T")
@@ -113,9 +116,13 @@ def _split(values: Sequence[int], parts: int) -> list[list[int]]:
 
 def _sweep_block(
     bars: BarSeries, fast: list[int], slow: list[int], options: dict[str, Any]
-) -> tuple[dict[str, Any], ...]:
-    """One Ray task: the local compiled sweep of one block of the grid; figures only."""
-    return sweep_crosses(bars, fast, slow, jobs=1, **options).rows
+) -> tuple[tuple[dict[str, Any], ...], FloatArray]:
+    """One Ray task: the local compiled sweep of one block of the grid.
+
+    Returns figures and daily returns (days x rows), never equity curves.
+    """
+    result = sweep_crosses(bars, fast, slow, jobs=1, **options)
+    return result.rows, result.daily_returns
 
 
 def _check_grid(
@@ -179,22 +186,14 @@ def ray_sweep_crosses(
         task = ray.remote(num_cpus=1)(_sweep_block)
         bars_ref = ray.put(bars)
         parts = _get(ray, [task.remote(bars_ref, fg, sg, options) for fg, sg in blocks])
-    by_pair = {(r["fast"], r["slow"]): r for part in parts for r in part}
-    rows = [dict(by_pair[p]) for p in pairs]
-    rows.sort(key=lambda r: _rank(r[objective]))  # stable, from grid order: as locally
-    return SweepResult(
-        strategy=f"{average}_cross",
-        objective=objective,
-        rows=tuple(rows),
-        skipped=skipped,
-        bars=len(bars),
-        seconds=time.perf_counter() - started,
-    )
-
-
-def _rank(value: float) -> float:
-    # As ``sweep_crosses`` ranks: best first, NaN last.
-    return -value if math.isfinite(value) else math.inf
+    by_pair: dict[tuple[int, int], tuple[dict[str, Any], FloatArray]] = {}
+    for block_rows, block_returns in parts:
+        for k, row in enumerate(block_rows):
+            by_pair[(row["fast"], row["slow"])] = (row, block_returns[:, k])
+    rows = [dict(by_pair[p][0]) for p in pairs]
+    daily = np.column_stack([by_pair[p][1] for p in pairs])
+    # Ranked, and the overfitting figures computed over every pair, as locally.
+    return finish_sweep(f"{average}_cross", objective, rows, daily, skipped, len(bars), started)
 
 
 def _run_batch(func: Callable[[S, T], R], shared: S, batch: list[T]) -> list[R]:

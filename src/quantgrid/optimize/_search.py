@@ -18,15 +18,10 @@ from typing import Any
 import numpy as np
 import optuna
 
-from quantgrid.analytics import Statistics, daily_returns
+from quantgrid.analytics import Statistics, daily_returns, overfitting_diagnostics
 from quantgrid.backtest import BacktestConfig, run_backtest
 from quantgrid.model import BarSeries, FloatArray
 from quantgrid.optimize._objective import check_objective, objective_value
-from quantgrid.optimize._overfitting import (
-    deflated_sharpe_ratio,
-    per_period_sharpe,
-    probability_of_backtest_overfitting,
-)
 from quantgrid.optimize._result import OptimizationResult, Trial, empty_returns, rank
 from quantgrid.strategy import Strategy, StrategyParameterError, load_strategy
 
@@ -269,19 +264,8 @@ class _Runner:
         ranked = rank(self.trials)
         matrix = _matrix(self._returns)
         best = ranked[0] if ranked and ranked[0].feasible else None
-        dsr = math.nan
-        if best is not None and matrix.size:
-            column = self._column_of[best.number]
-            sharpes = np.array([per_period_sharpe(matrix[:, j]) for j in range(matrix.shape[1])])
-            finite = sharpes[np.isfinite(sharpes)]
-            variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
-            best_returns = matrix[:, column]
-            dsr = deflated_sharpe_ratio(
-                per_period_sharpe(best_returns), matrix.shape[1], best_returns, variance
-            )
-        pbo = math.nan
-        if matrix.shape[1] >= 2 and matrix.shape[0] >= 2 * pbo_splits:
-            pbo = probability_of_backtest_overfitting(matrix, pbo_splits)
+        column = None if best is None or not matrix.size else self._column_of[best.number]
+        dsr, pbo = overfitting_diagnostics(matrix, column, pbo_splits)
         return OptimizationResult(
             strategy=self.strategy.name,
             method=method,

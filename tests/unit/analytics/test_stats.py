@@ -14,7 +14,6 @@ from backtesting._stats import compute_stats
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from quantgrid import analytics
 from quantgrid.analytics import STAT_KEYS, Statistics, compute_statistics, daily_returns, drawdown
 from quantgrid.core import NANOS_PER_DAY, dt_to_ns
 from quantgrid.model import ClosedTrade
@@ -68,16 +67,6 @@ def _daily_ts(n: int, *, business_days: bool, start: int = MONDAY) -> np.ndarray
 
 def _equity(returns: np.ndarray, initial: float = 10_000.0) -> np.ndarray:
     return initial * np.cumprod(np.concatenate(([1.0], 1.0 + returns)))
-
-
-def test_public_api_is_stable() -> None:
-    assert analytics.__all__ == [
-        "STAT_KEYS",
-        "Statistics",
-        "compute_statistics",
-        "daily_returns",
-        "drawdown",
-    ]
 
 
 def test_stat_keys_follow_the_field_order() -> None:

@@ -74,3 +74,23 @@ def test_memory_does_not_grow_with_pairs() -> None:
     result = sweep_crosses(BARS, list(range(2, 51)), list(range(2, 51)))
     assert len(result.rows) == 49 * 48 // 2
     assert np.isfinite([r["equity_final"] for r in result.rows]).all()
+
+
+def test_overfitting_figures_come_from_every_pairs_daily_returns() -> None:
+    from quantgrid.analytics import daily_returns, overfitting_diagnostics
+
+    result = sweep_crosses(BARS, [3, 5, 8], [13, 21, 34], average="sma", size=10.0)
+    columns = []
+    for row in result.rows:
+        full = run_backtest(SmaCross, BARS, {"fast": row["fast"], "slow": row["slow"],
+                                             "size": 10.0})  # fmt: skip
+        columns.append(daily_returns(full.ts, full.equity)[1])
+    expected = np.column_stack(columns)
+    np.testing.assert_allclose(result.daily_returns, expected, rtol=1e-12, atol=1e-15)
+    dsr, pbo = overfitting_diagnostics(expected, 0)
+    assert result.deflated_sharpe == pytest.approx(dsr, rel=1e-9)
+    assert result.pbo == pytest.approx(pbo)
+    assert 0.0 <= result.pbo <= 1.0
+    assert 0.0 <= result.deflated_sharpe <= 1.0
+    data = result.to_dict()
+    assert data["pbo"] == result.pbo

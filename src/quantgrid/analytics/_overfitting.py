@@ -217,3 +217,37 @@ def _sharpe_from_sums(count: FloatArray, total: FloatArray, squares: FloatArray)
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = np.where(flat, np.sign(mean) * np.inf, mean / std)
     return np.where(flat & (mean == 0.0), 0.0, sharpe)
+
+
+def overfitting_diagnostics(
+    daily_returns: FloatArray, best_column: int | None, pbo_splits: int = 16
+) -> tuple[float, float]:
+    """Return the deflated Sharpe ratio of the best trial and the PBO of all trials.
+
+    Parameters
+    ----------
+    daily_returns
+        ``days x trials``: each trial's daily returns over the same days.
+    best_column
+        The column of the trial that was chosen (None: no trial qualified; DSR is NaN).
+    pbo_splits
+        Row groups for the combinatorially symmetric cross-validation.
+
+    Notes
+    -----
+    The DSR takes the number of trials as the number of columns and the variance of
+    their per-day Sharpe ratios; PBO is NaN with fewer than two trials or fewer than
+    ``2 * pbo_splits`` days.
+    """
+    matrix = np.asarray(daily_returns, dtype=np.float64)
+    dsr = math.nan
+    if best_column is not None and matrix.size:
+        sharpes = np.array([per_period_sharpe(matrix[:, j]) for j in range(matrix.shape[1])])
+        finite = sharpes[np.isfinite(sharpes)]
+        variance = float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
+        best = matrix[:, best_column]
+        dsr = deflated_sharpe_ratio(per_period_sharpe(best), matrix.shape[1], best, variance)
+    pbo = math.nan
+    if matrix.ndim == 2 and matrix.shape[1] >= 2 and matrix.shape[0] >= 2 * pbo_splits:
+        pbo = probability_of_backtest_overfitting(matrix, pbo_splits)
+    return dsr, pbo
