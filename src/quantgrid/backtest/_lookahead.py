@@ -44,9 +44,12 @@ def _decisions(result: BacktestResult) -> list[Decision]:
 
 
 def _decision(order: Order) -> Decision:
+    # The order as requested: a cash-sized order gets its quantity only when it fills,
+    # which a cut-short run may never reach, and that is not a different decision.
+    quantity = None if order.cash_fraction is not None else order.quantity
     return (
         order.ts_init, order.strategy_id, order.instrument_id, order.side.value,
-        order.order_type.value, order.quantity, order.price, order.trigger_price,
+        order.order_type.value, quantity, order.price, order.trigger_price,
         order.time_in_force.value, order.reduce_only, order.post_only,
     )  # fmt: skip
 

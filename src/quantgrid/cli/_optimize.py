@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from quantgrid.backtest import BacktestConfig
 from quantgrid.cli._common import fail, load_data, out, parse_params, user_errors
-from quantgrid.cli._sweep import parse_grid
+from quantgrid.cli._sweep import BACKENDS, parse_grid
+from quantgrid.distributed import RayUnavailableError, import_ray, ray_map
 from quantgrid.model import BarSeries
 from quantgrid.optimize import (
     OBJECTIVES,
@@ -212,15 +216,48 @@ def walk_forward_command(
     cash: CashOpt = 100_000.0,
     commission: CommissionOpt = 0.0,
     json_output: JsonOpt = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="local: the windows one after another here. ray: one Ray task per "
+            "window, needs the distributed extra."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to use (host:port or auto); default $RAY_ADDRESS, else a "
+            "local Ray on loopback.",
+        ),
+    ] = None,
 ) -> None:
     """Optimise on each in-sample window, trade the next, stitch the out-of-sample curve."""
+    if backend not in BACKENDS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if ray_address is not None and backend != "ray":
+        fail("--ray-address needs --backend ray")
+    if backend == "ray":
+        try:
+            import_ray()
+        except RayUnavailableError as exc:
+            fail(escape(str(exc)), code=1)
     with user_errors():
         kind, searched = _search_spec(grid, space, None)
         strategy_cls, series, fixed, config = _setup(
             strategy, data, objective, searched, param, cash, commission
         )
+        target: type[Strategy] | str = strategy_cls
+        map_windows = None
+        if backend == "ray":
+            # Ray workers may start elsewhere: a strategy file goes by its absolute path.
+            target = strategy
+            file_part, sep, class_name = strategy.rpartition(":")
+            if sep and Path(file_part).is_file():
+                target = f"{Path(file_part).resolve()}:{class_name}"
+            map_windows = functools.partial(ray_map, address=ray_address, batch=1)
         result = walk_forward(
-            strategy_cls,
+            target,
             series,
             searched if kind == "grid" else None,
             space=searched if kind == "optuna" else None,
@@ -233,6 +270,7 @@ def walk_forward_command(
             config=config,
             n_trials=trials,
             seed=seed,
+            map_windows=map_windows,
         )
     if json_output:
         out.print_json(json.dumps(result.to_dict(), allow_nan=False))

@@ -10,6 +10,14 @@ are warm when the test window opens, and the position the strategy holds then is
 one it would hold had it been trading those parameters all along. Nothing after the
 test window is read: each decision uses bars up to its own time, and the test window's
 open position is closed at its last close (``BacktestConfig.close_at_end``).
+
+Independent windows
+-------------------
+Each window's work (search the in-sample bars, run the chosen parameters over train +
+test, keep the test part) is a pure function of the bars, the window's bounds and the
+settings, so the windows can run in any order or place: ``walk_forward`` hands them to
+``map_windows`` (one after another here by default; ``quantgrid.distributed.ray_map``
+runs them as Ray tasks) and stitches the results in window order.
 """
 
 from __future__ import annotations
@@ -17,9 +25,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -29,9 +37,29 @@ from quantgrid.backtest import BacktestConfig, run_backtest
 from quantgrid.core import ns_to_iso
 from quantgrid.model import BarSeries, ClosedTrade, FloatArray, IntArray
 from quantgrid.optimize._objective import check_objective, objective_value
-from quantgrid.optimize._result import OptimizationResult
 from quantgrid.optimize._search import SpaceValue, grid_search, optuna_search
 from quantgrid.strategy import Strategy, load_strategy
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class WindowMap(Protocol):
+    """Map ``func(shared, item)`` over ``items``, returning the results in item order.
+
+    ``quantgrid.distributed.ray_map`` fits (with its other options bound, e.g. by
+    ``functools.partial``); the default runs the windows one after another here.
+    """
+
+    def __call__(
+        self, func: Callable[[BarSeries, _T], _R], items: Sequence[_T], /, *, shared: BarSeries
+    ) -> list[_R]: ...
+
+
+def _map_in_order(
+    func: Callable[[BarSeries, _T], _R], items: Sequence[_T], /, *, shared: BarSeries
+) -> list[_R]:
+    return [func(shared, item) for item in items]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +186,7 @@ def walk_forward(
     config: BacktestConfig | None = None,
     n_trials: int = 50,
     seed: int = 0,
+    map_windows: WindowMap | None = None,
 ) -> WalkForwardResult:
     """Optimise on rolling or anchored in-sample windows and trade each next window.
 
@@ -180,6 +209,12 @@ def walk_forward(
     objective, min_trades, fixed, config
         As in :func:`grid_search`. ``periods_per_year`` is fixed for every run (the
         config's, else inferred from all the data), so short windows annualise alike.
+    map_windows
+        Runs the windows: called once as ``map_windows(func, items, shared=data)`` and
+        must return ``[func(data, item) for item in items]`` in order (see
+        :class:`WindowMap`). Default: one after another in this process. Pass
+        ``functools.partial(quantgrid.distributed.ray_map, batch=1)`` to run each window
+        as a Ray task; ``func`` is a module-level function, so it pickles by reference.
 
     Returns
     -------
@@ -190,6 +225,12 @@ def walk_forward(
     ValueError
         On bad window lengths (``train_bars + test_bars`` longer than the data), both or
         neither of ``grid`` and ``space``, or the errors of the searches.
+
+    Notes
+    -----
+    Every window is computed from the bars, its bounds and the settings alone, so the
+    result does not depend on ``map_windows``: the same windows, parameters, curve and
+    statistics (``seconds`` and ``stats.engine_seconds`` aside).
     """
     started = time.perf_counter()
     check_objective(objective)
@@ -212,59 +253,37 @@ def walk_forward(
     base = config or BacktestConfig()
     periods = base.periods_per_year or infer_periods_per_year(data.ts)
     run_config = dataclasses.replace(base, periods_per_year=periods)
-    fixed_params = dict(fixed or {})
-
-    def search(train: BarSeries) -> OptimizationResult:
-        if grid is not None:
-            return grid_search(
-                strategy_cls, train, grid, fixed_params, run_config, objective, min_trades
-            )
-        assert space is not None
-        return optuna_search(
-            strategy_cls,
-            train,
-            space,
-            n_trials,
-            seed,
-            objective,
-            min_trades,
-            fixed_params,
-            run_config,
+    settings = _Settings(
+        # Mapped elsewhere, a name goes as it is (the worker loads it: a class from a file
+        # would not unpickle there); here, the class loaded once.
+        strategy=strategy if isinstance(strategy, str) and map_windows else strategy_cls,
+        grid=dict(grid) if grid is not None else None,
+        space=dict(space) if space is not None else None,
+        objective=objective,
+        min_trades=min_trades,
+        fixed=dict(fixed or {}),
+        config=run_config,
+        n_trials=n_trials,
+        seed=seed,
+    )
+    specs = [
+        _WindowSpec(
+            index=index,
+            train_start=0 if anchored else test_start - train_bars,
+            test_start=test_start,
+            test_stop=min(test_start + test_bars, n),
         )
+        for index, test_start in enumerate(range(train_bars, n, test_bars))
+    ]
+    runs = (map_windows or _map_in_order)(_run_window, [(s, settings) for s in specs], shared=data)
 
-    windows: list[WalkForwardWindow] = []
-    returns: list[FloatArray] = []
-    exposure: list[FloatArray] = []
-    trades: list[ClosedTrade] = []
-    commissions = 0.0
+    windows = [run.window for run in runs]
+    returns = [run.segment.returns for run in runs]
+    # Row 0 of the stitched curve is the first anchor: its exposure, then the test bars'.
+    exposure = [runs[0].segment.gross[:1], *(run.segment.gross[1:] for run in runs)]
+    trades = [t for run in runs for t in run.segment.trades]
+    commissions = sum((run.segment.commissions for run in runs), 0.0)
     first_anchor = train_bars - 1
-    for index, test_start in enumerate(range(train_bars, n, test_bars)):
-        test_stop = min(test_start + test_bars, n)
-        train_start = 0 if anchored else test_start - train_bars
-        found = search(data.slice(train_start, test_start))
-        params = found.best_params
-        segment = _out_of_sample(
-            strategy_cls, data, params, run_config, train_start, test_start, test_stop
-        )
-        returns.append(segment.returns)
-        exposure.append(segment.gross[1:])
-        if index == 0:
-            exposure.insert(0, segment.gross[:1])
-        trades.extend(segment.trades)
-        commissions += segment.commissions
-        windows.append(
-            WalkForwardWindow(
-                index=index,
-                train_start=train_start,
-                train_stop=test_start,
-                test_start=test_start,
-                test_stop=test_stop,
-                params=params,
-                in_sample=found.best.value if found.best is not None else math.nan,
-                out_of_sample=objective_value(segment.stats, objective),
-                stats=segment.stats,
-            )
-        )
     r = np.concatenate(returns)
     equity = base.initial_cash * np.concatenate([[1.0], np.cumprod(1.0 + r)])
     ts = data.ts[first_anchor:].copy()
@@ -306,6 +325,90 @@ def walk_forward(
         data_ts=data.ts,
         seconds=time.perf_counter() - started,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What every window shares besides the bars."""
+
+    strategy: type[Strategy] | str
+    grid: dict[str, Sequence[Any]] | None
+    space: dict[str, SpaceValue] | None
+    objective: str
+    min_trades: int
+    fixed: dict[str, Any]
+    config: BacktestConfig  # with ``periods_per_year`` fixed
+    n_trials: int
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowSpec:
+    """A window's bar indices, stops exclusive; it trains on ``train_start:test_start``."""
+
+    index: int
+    train_start: int
+    test_start: int
+    test_stop: int
+
+
+@dataclass(frozen=True, slots=True)
+class _WindowRun:
+    window: WalkForwardWindow
+    segment: _Segment
+
+
+def _run_window(data: BarSeries, job: tuple[_WindowSpec, _Settings]) -> _WindowRun:
+    """Search one window's in-sample bars and run the best parameters out of sample.
+
+    A pure function of the bars, the window and the settings: one task of ``map_windows``.
+    """
+    spec, settings = job
+    strategy = (
+        load_strategy(settings.strategy)
+        if isinstance(settings.strategy, str)
+        else settings.strategy
+    )
+    train = data.slice(spec.train_start, spec.test_start)
+    if settings.grid is not None:
+        found = grid_search(
+            strategy,
+            train,
+            settings.grid,
+            settings.fixed,
+            settings.config,
+            settings.objective,
+            settings.min_trades,
+        )
+    else:
+        assert settings.space is not None
+        found = optuna_search(
+            strategy,
+            train,
+            settings.space,
+            settings.n_trials,
+            settings.seed,
+            settings.objective,
+            settings.min_trades,
+            settings.fixed,
+            settings.config,
+        )
+    params = found.best_params
+    segment = _out_of_sample(
+        strategy, data, params, settings.config, spec.train_start, spec.test_start, spec.test_stop
+    )
+    window = WalkForwardWindow(
+        index=spec.index,
+        train_start=spec.train_start,
+        train_stop=spec.test_start,
+        test_start=spec.test_start,
+        test_stop=spec.test_stop,
+        params=params,
+        in_sample=found.best.value if found.best is not None else math.nan,
+        out_of_sample=objective_value(segment.stats, settings.objective),
+        stats=segment.stats,
+    )
+    return _WindowRun(window, segment)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,13 @@
 """Sweeps on Ray: the same rows as the local sweep, from the API and the command line.
 
-One local Ray (2 CPUs, loopback only, no dashboard) serves the whole module. Without Ray
-these tests skip, except under ``CI=true``, where a missing Ray fails them.
+One local Ray (``ray_session`` in conftest.py) serves the whole module.
 """
 
 from __future__ import annotations
 
 import json
 import operator
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +19,11 @@ from quantgrid.cli import app
 from quantgrid.distributed import RAY_MISSING, RayUnavailableError, ray_map, ray_sweep_crosses
 from tests.conftest import make_bars, random_walk
 
-# Read when Ray is imported: the Ray started here listens on loopback only.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("ray")]
 
 runner = CliRunner()
 FAST = [3, 5, 8, 13, 21, 34]
 SLOW = [5, 8, 13, 21, 34, 55]
-
-
-@pytest.fixture(scope="module")
-def ray_session() -> Iterator[Any]:
-    """Start one local Ray for the module; skip (fail under CI=true) if it cannot run."""
-    try:
-        import ray
-
-        ray.init(
-            address="local",  # our own Ray, whatever `ray start` cluster this machine runs
-            num_cpus=2,
-            include_dashboard=False,
-            ignore_reinit_error=True,
-            log_to_driver=False,
-        )
-    except Exception as exc:  # ImportError, or Ray failing to start here
-        message = f"Ray cannot run here: {type(exc).__name__}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    yield ray
-    ray.shutdown()
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:

@@ -85,3 +85,20 @@ def test_the_history_given_to_on_data_is_read_only() -> None:
 def test_points_must_be_positive() -> None:
     with pytest.raises(ValueError, match="points must be >= 1"):
         check_lookahead(SmaCross, [BARS], points=0)
+
+
+class AllInEveryOtherBar(Strategy):
+    """Decides on every bar, all-cash entries included, so every cut lands on one."""
+
+    name: ClassVar[str] = "all_in_flip"
+
+    def on_bar(self, bar: Bar) -> None:
+        if self.position() == 0:
+            self.buy()  # sized from cash when it fills: after the cut in a cut-short run
+        else:
+            self.close()
+
+
+def test_cash_sized_orders_are_compared_as_requested() -> None:
+    report = check_lookahead(AllInEveryOtherBar, [BARS], points=8)
+    assert report.passed, report.findings
