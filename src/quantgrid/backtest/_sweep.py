@@ -191,6 +191,26 @@ class SweepResult:
         }
 
 
+def check_sweep_arguments(
+    fast: Sequence[int], slow: Sequence[int], average: str, objective: str, size: float | None
+) -> None:
+    """Raise ``ValueError`` naming the argument and rule if a cross sweep's grid is bad."""
+    if average not in ("ema", "sma"):
+        msg = f"average must be 'ema' or 'sma', got {average!r}"
+        raise ValueError(msg)
+    if objective not in OBJECTIVES:
+        msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
+        raise ValueError(msg)
+    for name, values in (("fast", fast), ("slow", slow)):
+        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+        if bad or not values:
+            msg = f"{name} values must be whole numbers >= 1, got {list(values)!r}"
+            raise ValueError(msg)
+    if size is not None and not (math.isfinite(size) and size > 0):
+        msg = f"size must be a positive number or None, got {size}"
+        raise ValueError(msg)
+
+
 def sweep_crosses(
     bars: BarSeries,
     fast: Sequence[int],
@@ -218,20 +238,7 @@ def sweep_crosses(
         Threads to run pairs on (numba threads); default all cores.
     """
     started = time.perf_counter()
-    if average not in ("ema", "sma"):
-        msg = f"average must be 'ema' or 'sma', got {average!r}"
-        raise ValueError(msg)
-    if objective not in OBJECTIVES:
-        msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
-        raise ValueError(msg)
-    for name, values in (("fast", fast), ("slow", slow)):
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-        if bad or not values:
-            msg = f"{name} values must be whole numbers >= 1, got {list(values)!r}"
-            raise ValueError(msg)
-    if size is not None and not (math.isfinite(size) and size > 0):
-        msg = f"size must be a positive number or None, got {size}"
-        raise ValueError(msg)
+    check_sweep_arguments(fast, slow, average, objective, size)
     config = config or BacktestConfig()
     iid = bars.instrument_id
     instrument = _instruments_for({iid: bars}, config.instruments)[iid]

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from quantgrid.backtest import OBJECTIVES, BacktestConfig, SweepResult, sweep_crosses
-from quantgrid.backtest._sweep import finish_sweep
+from quantgrid.backtest import BacktestConfig, SweepResult, sweep_crosses
+from quantgrid.backtest._sweep import check_sweep_arguments, finish_sweep
 from quantgrid.model import BarSeries, FloatArray
 
 S = TypeVar("S")
@@ -125,26 +125,6 @@ def _sweep_block(
     return result.rows, result.daily_returns
 
 
-def _check_grid(
-    fast: Sequence[int], slow: Sequence[int], average: str, objective: str, size: float | None
-) -> None:
-    # The checks ``sweep_crosses`` makes, made here before any task is sent.
-    if average not in ("ema", "sma"):
-        msg = f"average must be 'ema' or 'sma', got {average!r}"
-        raise ValueError(msg)
-    if objective not in OBJECTIVES:
-        msg = f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}"
-        raise ValueError(msg)
-    for name, values in (("fast", fast), ("slow", slow)):
-        bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
-        if bad or not values:
-            msg = f"{name} values must be whole numbers >= 1, got {list(values)!r}"
-            raise ValueError(msg)
-    if size is not None and not (math.isfinite(size) and size > 0):
-        msg = f"size must be a positive number or None, got {size}"
-        raise ValueError(msg)
-
-
 def ray_sweep_crosses(
     bars: BarSeries,
     fast: Sequence[int],
@@ -166,7 +146,7 @@ def ray_sweep_crosses(
     if Ray is not installed.
     """
     started = time.perf_counter()
-    _check_grid(fast, slow, average, objective, size)
+    check_sweep_arguments(fast, slow, average, objective, size)
     if chunks is not None and chunks < 1:
         msg = f"chunks must be >= 1, got {chunks}"
         raise ValueError(msg)
