@@ -9,10 +9,12 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from quantgrid.backtest import ProgressCallback
 from quantgrid.data import DataValidationError, load_bars
+from quantgrid.distributed import RayUnavailableError, import_ray
 from quantgrid.model import BarSeries, Instrument, InvalidOrderError
 from quantgrid.strategy import StrategyError, StrategyNotFoundError, StrategyParameterError
 
@@ -112,3 +114,19 @@ def progress_bar(total: int, enabled: bool, label: str) -> Iterator[ProgressCall
             bar.update(task, completed=done)
 
         yield advance
+
+
+BACKENDS = ("local", "ray")
+
+
+def check_backend(backend: str, ray_address: str | None) -> None:
+    """Exit with a clear message for a bad ``--backend`` or a missing Ray."""
+    if backend not in BACKENDS:
+        fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if ray_address is not None and backend != "ray":
+        fail("--ray-address needs --backend ray")
+    if backend == "ray":
+        try:
+            import_ray()
+        except RayUnavailableError as exc:
+            fail(escape(str(exc)), code=1)

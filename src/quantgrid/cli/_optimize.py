@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from quantgrid.backtest import BacktestConfig
-from quantgrid.cli._common import fail, load_data, out, parse_params, user_errors
-from quantgrid.cli._sweep import BACKENDS, parse_grid
-from quantgrid.distributed import RayUnavailableError, import_ray, ray_map
+from quantgrid.cli._common import check_backend, fail, load_data, out, parse_params, user_errors
+from quantgrid.cli._sweep import parse_grid
+from quantgrid.distributed import ray_map
 from quantgrid.model import BarSeries
 from quantgrid.optimize import (
     OBJECTIVES,
@@ -233,15 +232,7 @@ def walk_forward_command(
     ] = None,
 ) -> None:
     """Optimise on each in-sample window, trade the next, stitch the out-of-sample curve."""
-    if backend not in BACKENDS:
-        fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if ray_address is not None and backend != "ray":
-        fail("--ray-address needs --backend ray")
-    if backend == "ray":
-        try:
-            import_ray()
-        except RayUnavailableError as exc:
-            fail(escape(str(exc)), code=1)
+    check_backend(backend, ray_address)
     with user_errors():
         kind, searched = _search_spec(grid, space, None)
         strategy_cls, series, fixed, config = _setup(

@@ -13,22 +13,28 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from quantgrid.analytics import daily_returns
 from quantgrid.backtest import OBJECTIVES, BacktestConfig, SweepResult, run_backtest, sweep_crosses
 from quantgrid.backtest._sweep import finish_sweep
-from quantgrid.cli._common import fail, load_data, out, parse_params, progress_bar, user_errors
+from quantgrid.cli._common import (
+    check_backend,
+    fail,
+    load_data,
+    out,
+    parse_params,
+    progress_bar,
+    user_errors,
+)
 from quantgrid.data import load_bars
-from quantgrid.distributed import RayUnavailableError, import_ray, ray_map, ray_sweep_crosses
+from quantgrid.distributed import ray_map, ray_sweep_crosses
 from quantgrid.model import BarSeries
 from quantgrid.reports import write_sweep
 from quantgrid.strategy import StrategyParameterError, load_strategy
 
 COMPILED = {"ema_cross": "ema", "sma_cross": "sma"}
 DAILY = "_daily_returns"  # carried with each row from the workers, then taken out
-BACKENDS = ("local", "ray")
 
 
 def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
@@ -206,15 +212,7 @@ def sweep(
     """Backtest every combination of a parameter grid and rank them."""
     if objective not in OBJECTIVES:
         fail(f"--objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-    if backend not in BACKENDS:
-        fail(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if ray_address is not None and backend != "ray":
-        fail("--ray-address needs --backend ray")
-    if backend == "ray":
-        try:
-            import_ray()
-        except RayUnavailableError as exc:
-            fail(escape(str(exc)), code=1)
+    check_backend(backend, ray_address)
     if jobs < 1:
         fail(f"--jobs must be >= 1, got {jobs}")
     with user_errors():
