@@ -19,7 +19,7 @@ import numpy as np
 from quantgrid.analytics import compute_statistics
 from quantgrid.backtest._result import BacktestResult
 from quantgrid.core import MessageBus, PriceCache, TestClock, ns_to_iso
-from quantgrid.execution import ExecutionEngine
+from quantgrid.execution import EXECUTE_ENDPOINT, ExecutionEngine
 from quantgrid.model import (
     Bar,
     BarSeries,
@@ -31,6 +31,7 @@ from quantgrid.model import (
     SubmitOrder,
 )
 from quantgrid.portfolio import Portfolio, PortfolioView
+from quantgrid.risk import RISK_ENDPOINT, RiskConfig, RiskEngine, TradingStateChanged
 from quantgrid.strategy import Strategy, StrategyError, StrategyParameterError
 from quantgrid.venues import (
     CommissionModel,
@@ -71,6 +72,9 @@ class BacktestConfig:
         Conventions of the statistics (see ``quantgrid.analytics``).
     chunk_size
         Bars converted from arrays to Python values at a time; bounds memory.
+    risk
+        Pre-trade limits and breakers; when set, every strategy order goes through a
+        ``RiskEngine`` first. ``None`` sends orders straight to the execution engine.
     """
 
     initial_cash: float = 100_000.0
@@ -85,6 +89,7 @@ class BacktestConfig:
     periods_per_year: int | None = None
     risk_free_rate: float = 0.0
     chunk_size: int = 65_536
+    risk: RiskConfig | None = None
 
     def __post_init__(self) -> None:
         def fail(name: str, rule: str) -> None:
@@ -115,6 +120,8 @@ class BacktestConfig:
         rf = self.risk_free_rate
         if not (number(rf) and math.isfinite(rf) and -1 < rf < 1):
             fail("risk_free_rate", "must be an annual rate in (-1, 1)")
+        if self.risk is not None and not isinstance(self.risk, RiskConfig):
+            fail("risk", "must be a RiskConfig or None")
 
     def commission_model(self) -> CommissionModel:
         """Return the commission as a model."""
@@ -193,9 +200,16 @@ class BacktestEngine:
         )
         execution = ExecutionEngine(bus, clock, venue.endpoint)
         view = PortfolioView(portfolio)
+        endpoint = EXECUTE_ENDPOINT
+        risk_events: list[TradingStateChanged] = []
+        risk: RiskEngine | None = None
+        if config.risk is not None:
+            risk = RiskEngine(bus, clock, view, instruments, config.risk, execution)
+            bus.subscribe("events.risk.state", risk_events.append)
+            endpoint = RISK_ENDPOINT
         history = {iid: _read_only(series) for iid, series in self._data.items()}
         for strategy in self._strategies:
-            strategy.attach(clock, bus, view, instruments)
+            strategy.attach(clock, bus, view, instruments, order_endpoint=endpoint)
             _call(strategy, functools.partial(strategy.on_data, history), "on_data")
             _call(strategy, strategy.on_start, "on_start")
 
@@ -237,6 +251,8 @@ class BacktestEngine:
             bars=dict(self._data),
             initial_cash=config.initial_cash,
             engine_seconds=engine_seconds,
+            trading_states=tuple(risk_events),
+            risk_rejections=risk.rejections if risk is not None else (),
         )
 
     def _drive(

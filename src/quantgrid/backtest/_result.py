@@ -7,6 +7,7 @@ from typing import Any
 
 from quantgrid.analytics import Statistics
 from quantgrid.model import BarSeries, ClosedTrade, FloatArray, IntArray, Order, OrderFilled
+from quantgrid.risk import RiskRejection, TradingStateChanged
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -26,6 +27,9 @@ class BacktestResult:
         Every order the strategies created, in creation order, in its final state.
     bars
         The input bars by instrument, for reports.
+    trading_states, risk_rejections
+        With ``BacktestConfig.risk``: every trading-state change and every order the
+        risk checks denied, in order (empty without it).
     """
 
     strategy: str
@@ -42,3 +46,5 @@ class BacktestResult:
     bars: dict[str, BarSeries] = field(repr=False)
     initial_cash: float = 0.0
     engine_seconds: float = 0.0
+    trading_states: tuple[TradingStateChanged, ...] = ()
+    risk_rejections: tuple[RiskRejection, ...] = ()

@@ -82,6 +82,7 @@ class Strategy:
         self._instruments: dict[str, Instrument] = {}
         self._order_count = 0
         self._working: dict[str, list[Order]] = {}
+        self._order_endpoint = EXECUTE_ENDPOINT
 
     # -- parameters ----------------------------------------------------------------------
     @classmethod
@@ -110,9 +111,16 @@ class Strategy:
         bus: MessageBus,
         portfolio: PortfolioView,
         instruments: Mapping[str, Instrument],
+        *,
+        order_endpoint: str = EXECUTE_ENDPOINT,
     ) -> None:
-        """Connect the strategy to a running engine and subscribe it to its data."""
+        """Connect the strategy to a running engine and subscribe it to its data.
+
+        Commands go to ``order_endpoint``: the execution engine, or a risk engine in
+        front of it.
+        """
         self._clock = clock
+        self._order_endpoint = order_endpoint
         self._bus = bus
         self._portfolio = portfolio
         self._instruments = dict(instruments)
@@ -333,7 +341,7 @@ class Strategy:
     def _send(self, command: object) -> None:
         if self._bus is None:
             raise RuntimeError(f"strategy {self.id} is not attached to an engine")
-        self._bus.send(EXECUTE_ENDPOINT, command)
+        self._bus.send(self._order_endpoint, command)
 
     def _instrument_id(self, instrument_id: str | None) -> str:
         if instrument_id is None:

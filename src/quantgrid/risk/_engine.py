@@ -1,0 +1,437 @@
+"""The risk engine: pre-trade checks and trading states in front of the execution engine.
+
+Strategies send their commands to ``RiskEngine.execute``. A ``SubmitOrder`` runs the
+checks in a fixed order (``CHECK_ORDER``); the first that fails denies the order through
+the execution engine (an ``OrderDenied`` event whose reason starts with the check's
+name), otherwise the command goes on to ``ExecEngine.execute``. Cancels always pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Mapping
+
+from quantgrid.core import Clock, MessageBus
+from quantgrid.execution import ExecutionEngine
+from quantgrid.model import (
+    Bar,
+    CancelAllOrders,
+    CancelOrder,
+    Instrument,
+    Order,
+    Regime,
+    SubmitOrder,
+)
+from quantgrid.portfolio import PortfolioView
+from quantgrid.risk._config import InstrumentLimits, RiskConfig
+from quantgrid.risk._events import STATE_TOPIC, RiskRejection, TradingState, TradingStateChanged
+
+RISK_ENDPOINT = "RiskEngine.execute"
+BAR_PRIORITY = 10
+"""Above strategies (0): the breaker sees each bar's marks before strategies act on it."""
+
+CHECK_ORDER = (
+    "halted",
+    "reducing",
+    "unknown_instrument",
+    "no_price",
+    "regime_block",
+    "price_band",
+    "max_order_quantity",
+    "max_order_notional",
+    "max_position",
+    "max_concentration",
+    "max_gross_exposure",
+    "max_net_exposure",
+    "order_rate",
+)
+"""The checks in the order they run; the drawdown breaker runs before all of them."""
+
+RegimeOf = Callable[[str], int | None]
+_REGIME_NAMES = {int(r): r.name for r in Regime}
+_EPS = 1e-9
+
+
+def _num(value: float) -> str:
+    """Format a number for a reason: thousands separators, cents only when needed."""
+    if math.isfinite(value) and value == round(value) and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+class RiskEngine:
+    """Checks every order against the limits of a ``RiskConfig`` and keeps the trading state.
+
+    Parameters
+    ----------
+    bus, clock
+        The node's message bus and clock.
+    portfolio
+        A read-only view of the account the limits are about.
+    instruments
+        The tradable instruments (multipliers value the orders).
+    config
+        The limits and breakers.
+    execution
+        The execution engine that receives the orders that pass and records denials.
+    regime_of
+        Optional ``regime_of(instrument_id) -> int | None``; new entries are denied
+        while it answers one of ``config.blocked_regimes``.
+
+    Notes
+    -----
+    Invariants: an order that could grow a position passes only if the position, with
+    every working order of the same side this engine let through, stays within
+    ``max_position``; in REDUCING only orders that shrink a position pass, in HALTED
+    none. The drawdown breaker only escalates (ACTIVE -> REDUCING -> HALTED); ``resume``
+    is the only way back, and it restarts the equity peak from the current equity.
+    """
+
+    def __init__(
+        self,
+        bus: MessageBus,
+        clock: Clock,
+        portfolio: PortfolioView,
+        instruments: Mapping[str, Instrument],
+        config: RiskConfig,
+        execution: ExecutionEngine,
+        regime_of: RegimeOf | None = None,
+    ) -> None:
+        self._bus = bus
+        self._clock = clock
+        self._portfolio = portfolio
+        self._instruments = dict(instruments)
+        self.config = config
+        self._execution = execution
+        self._regime_of = regime_of
+        self._state = TradingState.ACTIVE
+        self._state_reason = ""
+        self._rejections: list[RiskRejection] = []
+        self._limits: dict[str, InstrumentLimits] = {}
+        # Working orders this engine let through, with the quantity assumed for a
+        # cash-sized order until the venue sizes it.
+        self._working: dict[str, list[tuple[Order, float]]] = {}
+        self._sent_ts: deque[int] = deque()
+        self._peak = portfolio.equity()
+        self._breaker = config.reduce_at_drawdown is not None or (
+            config.halt_at_drawdown is not None
+        )
+        self._account_exposure = (
+            config.max_gross_exposure is not None or config.max_net_exposure is not None
+        )
+        bus.register(RISK_ENDPOINT, self.execute)
+        if self._breaker:
+            bus.subscribe("data.bars.>", self.on_bar, priority=BAR_PRIORITY)
+
+    # -- queries -------------------------------------------------------------------------
+    @property
+    def state(self) -> TradingState:
+        """Return the trading state."""
+        return self._state
+
+    @property
+    def rejections(self) -> tuple[RiskRejection, ...]:
+        """Return every rejection so far, in order."""
+        return tuple(self._rejections)
+
+    @property
+    def equity_peak(self) -> float:
+        """Return the equity peak the drawdown breaker measures from."""
+        return self._peak
+
+    # -- commands ------------------------------------------------------------------------
+    def execute(self, command: object) -> None:
+        """Check a ``SubmitOrder`` and forward or deny it; pass cancels straight on."""
+        if type(command) is SubmitOrder:
+            order = command.order
+            rejection = self.check(order)
+            if rejection is None:
+                self._accept(order)
+                self._execution.execute(command)
+            else:
+                self._rejections.append(rejection)
+                self._execution.deny(order, rejection.reason)
+        elif isinstance(command, CancelOrder | CancelAllOrders):
+            self._execution.execute(command)
+        else:
+            msg = f"the risk engine cannot handle {type(command).__name__}"
+            raise TypeError(msg)
+
+    def halt(self, reason: str) -> None:
+        """Deny every new order from now on (cancels still pass)."""
+        self._set_state(TradingState.HALTED, reason)
+
+    def reduce(self, reason: str) -> None:
+        """Let only orders that shrink a position through from now on."""
+        self._set_state(TradingState.REDUCING, reason)
+
+    def resume(self, reason: str = "resumed by hand") -> None:
+        """Return to ACTIVE and restart the drawdown peak from the current equity."""
+        self._peak = self._portfolio.equity()
+        self._set_state(TradingState.ACTIVE, reason)
+
+    def kill(self, reason: str) -> None:
+        """Halt, then cancel every working order of every strategy.
+
+        Notes
+        -----
+        The state changes first, so an order a strategy sends in reply to a cancel is
+        already denied.
+        """
+        self._set_state(TradingState.HALTED, f"kill switch: {reason}")
+        ts = self._clock.timestamp_ns()
+        for strategy_id in sorted({o.strategy_id for o in self._execution.open_orders()}):
+            self._execution.execute(CancelAllOrders(strategy_id, None, ts))
+
+    def on_bar(self, bar: Bar) -> None:
+        """Run the drawdown breaker on the bar's marks."""
+        if self._state is not TradingState.HALTED:
+            self._check_drawdown()
+
+    # -- the checks ----------------------------------------------------------------------
+    def check(self, order: Order) -> RiskRejection | None:
+        """Return why ``order`` must be denied, or ``None`` if it may go to the venue.
+
+        Runs the drawdown breaker first (which may change the state), then the checks
+        of ``CHECK_ORDER``; the first that fails is returned. Records nothing.
+        """
+        portfolio = self._portfolio
+        iid = order.instrument_id
+        equity = portfolio.equity()
+        if self._breaker and self._state is not TradingState.HALTED:
+            self._check_drawdown(equity)
+        state = self._state
+        if state is TradingState.HALTED:
+            return self._reject(order, "halted", 0.0, 0.0, self._state_message())
+        instrument = self._instruments.get(iid)
+        if instrument is None:
+            return self._reject(
+                order, "unknown_instrument", 0.0, 0.0, f"{iid!r} is not a known instrument"
+            )
+        limits = self._limits.get(iid)
+        if limits is None:
+            limits = self._limits[iid] = self.config.limits_for(iid)
+        last = portfolio.last_price(iid)
+        price = order.price if order.price is not None else order.trigger_price
+        ref = price if price is not None else last
+        mult = instrument.multiplier
+        sign = order.side.sign
+        position = portfolio.position_quantity(iid)
+
+        quantity = order.quantity
+        if quantity is None:  # sized from cash at the venue: assume what it would buy
+            if ref is None:
+                return self._reject(order, "no_price", 0.0, 0.0, f"no last price for {iid}")
+            quantity = (order.cash_fraction or 1.0) * portfolio.buying_power() / (ref * mult)
+        pending = self._pending(iid, sign)
+        reducing = order.reduce_only or (
+            position * sign < 0 and quantity + pending <= abs(position) + _EPS
+        )
+        if state is TradingState.REDUCING and not reducing:
+            return self._reject(order, "reducing", 0.0, 0.0, self._state_message())
+
+        if not reducing and self._regime_of is not None:
+            regime = self._regime_of(iid)
+            if regime is not None and regime in self.config.blocked_regimes:
+                name = _REGIME_NAMES.get(regime, str(regime))
+                return self._reject(
+                    order,
+                    "regime_block",
+                    float(regime),
+                    0.0,
+                    f"regime {name} of {iid} blocks new entries",
+                )
+
+        band = limits.price_band_pct
+        if band is not None and price is not None and last is not None and last > 0:
+            for label, px in (("limit", order.price), ("stop", order.trigger_price)):
+                if px is not None:
+                    away = abs(px - last) / last
+                    if away > band + _EPS:
+                        return self._reject(
+                            order,
+                            "price_band",
+                            away,
+                            band,
+                            f"{label} price {_num(px)} is {away:.2%} from last {_num(last)} "
+                            f"> band {band:.2%}",
+                        )
+
+        limit = limits.max_order_quantity
+        if limit is not None and quantity > limit + _EPS:
+            return self._reject(
+                order,
+                "max_order_quantity",
+                quantity,
+                limit,
+                f"order quantity {_num(quantity)} > limit {_num(limit)}",
+            )
+
+        need_value = limits.max_order_notional is not None or (
+            not reducing and (limits.max_concentration is not None or self._account_exposure)
+        )
+        if need_value and ref is None:
+            return self._reject(order, "no_price", 0.0, 0.0, f"no last price to value {iid}")
+        notional = quantity * (ref or 0.0) * mult
+
+        limit = limits.max_order_notional
+        if limit is not None and notional > limit + _EPS:
+            return self._reject(
+                order,
+                "max_order_notional",
+                notional,
+                limit,
+                f"order notional {_num(notional)} > limit {_num(limit)}",
+            )
+        if reducing:
+            return self._check_rate(order)
+
+        projected = position + sign * (pending + quantity)
+        limit = limits.max_position
+        if limit is not None and abs(projected) > limit + _EPS:
+            return self._reject(
+                order,
+                "max_position",
+                abs(projected),
+                limit,
+                f"position would be {_num(projected)} > limit {_num(limit)}",
+            )
+
+        if need_value:
+            mark = (last if last is not None else ref) or 0.0
+            old_value = position * mark * mult
+            new_value = projected * (ref or 0.0) * mult
+            limit = limits.max_concentration
+            if limit is not None:
+                share = abs(new_value) / equity if equity > 0 else math.inf
+                if share > limit + _EPS:
+                    return self._reject(
+                        order,
+                        "max_concentration",
+                        share,
+                        limit,
+                        f"{iid} would be {share:.2%} of equity {_num(equity)} > limit {limit:.2%}",
+                    )
+            limit = self.config.max_gross_exposure
+            if limit is not None:
+                gross = portfolio.gross_exposure() - abs(old_value) + abs(new_value)
+                if gross > limit + _EPS:
+                    return self._reject(
+                        order,
+                        "max_gross_exposure",
+                        gross,
+                        limit,
+                        f"gross exposure would be {_num(gross)} > limit {_num(limit)}",
+                    )
+            limit = self.config.max_net_exposure
+            if limit is not None:
+                net = equity - portfolio.cash - old_value + new_value
+                if abs(net) > limit + _EPS:
+                    return self._reject(
+                        order,
+                        "max_net_exposure",
+                        abs(net),
+                        limit,
+                        f"net exposure would be {_num(net)} > limit {_num(limit)}",
+                    )
+        return self._check_rate(order)
+
+    def _check_rate(self, order: Order) -> RiskRejection | None:
+        limit = self.config.max_orders
+        if limit is None:
+            return None
+        now = self._clock.timestamp_ns()
+        sent = self._sent_ts
+        horizon = now - self.config.order_window_ns
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        if len(sent) >= limit:
+            seconds = self.config.order_window_ns / 1e9
+            return self._reject(
+                order,
+                "order_rate",
+                float(len(sent) + 1),
+                float(limit),
+                f"{len(sent) + 1} orders in {seconds:g}s > limit {limit}",
+            )
+        return None
+
+    def _pending(self, instrument_id: str, sign: int) -> float:
+        """Return the unfilled quantity of the working orders of one side this engine sent."""
+        working = self._working.get(instrument_id)
+        if not working:
+            return 0.0
+        total = 0.0
+        keep = []
+        for order, assumed in working:
+            if order.is_closed:
+                continue
+            keep.append((order, assumed))
+            if order.side.sign == sign:
+                total += assumed if order.quantity is None else order.leaves_qty
+        working[:] = keep
+        return total
+
+    def _accept(self, order: Order) -> None:
+        quantity = order.quantity
+        if quantity is None:
+            last = self._portfolio.last_price(order.instrument_id) or math.inf
+            mult = self._instruments[order.instrument_id].multiplier
+            quantity = (order.cash_fraction or 1.0) * self._portfolio.buying_power() / (last * mult)
+        self._working.setdefault(order.instrument_id, []).append((order, quantity))
+        if self.config.max_orders is not None:
+            self._sent_ts.append(self._clock.timestamp_ns())
+
+    def _reject(
+        self, order: Order, check: str, value: float, limit: float, message: str
+    ) -> RiskRejection:
+        return RiskRejection(
+            order.client_order_id,
+            order.strategy_id,
+            order.instrument_id,
+            check,
+            value,
+            limit,
+            message,
+            self._clock.timestamp_ns(),
+        )
+
+    # -- states --------------------------------------------------------------------------
+    def _check_drawdown(self, equity: float | None = None) -> None:
+        if equity is None:
+            equity = self._portfolio.equity()
+        if equity > self._peak:
+            self._peak = equity
+            return
+        if self._peak <= 0:
+            return
+        drawdown = 1.0 - equity / self._peak
+        config = self.config
+        halt, reduce = config.halt_at_drawdown, config.reduce_at_drawdown
+        if halt is not None and drawdown >= halt - _EPS:
+            target, limit = TradingState.HALTED, halt
+        elif (
+            reduce is not None and drawdown >= reduce - _EPS and self._state is TradingState.ACTIVE
+        ):
+            target, limit = TradingState.REDUCING, reduce
+        else:
+            return
+        self._set_state(
+            target,
+            f"drawdown {drawdown:.2%} from equity peak {_num(self._peak)} >= {limit:.2%}",
+        )
+
+    def _set_state(self, state: TradingState, reason: str) -> None:
+        previous = self._state
+        if state is previous and reason == self._state_reason:
+            return
+        self._state = state
+        self._state_reason = reason
+        self._bus.publish(
+            STATE_TOPIC,
+            TradingStateChanged(previous, state, reason, self._clock.timestamp_ns()),
+        )
+
+    def _state_message(self) -> str:
+        return f"trading is {self._state.value} ({self._state_reason})"
