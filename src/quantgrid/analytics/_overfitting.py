@@ -24,14 +24,21 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]  # scipy ships no stubs
 
 from quantgrid.model import FloatArray
 
 EULER_MASCHERONI = 0.5772156649015329
+
+
+def _stats() -> Any:
+    """Return ``scipy.stats``, imported on first use: scipy is heavy and rarely needed."""
+    from scipy import stats  # type: ignore[import-untyped]  # noqa: PLC0415 - scipy ships no stubs
+
+    return stats
 
 
 def per_period_sharpe(returns: npt.ArrayLike) -> float:
@@ -63,7 +70,7 @@ def expected_maximum_sharpe(n_trials: int, sharpe_variance: float) -> float:
         return 0.0
     g = EULER_MASCHERONI
     n = float(n_trials)
-    z = (1 - g) * stats.norm.ppf(1 - 1 / n) + g * stats.norm.ppf(1 - 1 / (n * math.e))
+    z = (1 - g) * _stats().norm.ppf(1 - 1 / n) + g * _stats().norm.ppf(1 - 1 / (n * math.e))
     return math.sqrt(sharpe_variance) * float(z)
 
 
@@ -82,14 +89,14 @@ def probabilistic_sharpe_ratio(
     t = len(r)
     if t < 3 or r.max() == r.min() or not math.isfinite(observed_sharpe):
         return math.nan
-    skew = float(stats.skew(r))
-    kurt = float(stats.kurtosis(r, fisher=False))
+    skew = float(_stats().skew(r))
+    kurt = float(_stats().kurtosis(r, fisher=False))
     sr = float(observed_sharpe)
     denominator = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
     if denominator <= 0:
         return math.nan
     z = (sr - benchmark_sharpe) * math.sqrt(t - 1) / math.sqrt(denominator)
-    return float(stats.norm.cdf(z))
+    return float(_stats().norm.cdf(z))
 
 
 def deflated_sharpe_ratio(
@@ -200,7 +207,7 @@ def probability_of_backtest_overfitting(returns_matrix: npt.ArrayLike, n_splits:
     is_sharpe = np.where(np.isnan(is_sharpe), -np.inf, is_sharpe)
     oos_sharpe = np.where(np.isnan(oos_sharpe), -np.inf, oos_sharpe)
     best = np.argmax(is_sharpe, axis=1)
-    ranks = stats.rankdata(oos_sharpe, axis=1)  # 1 = worst, ties averaged
+    ranks = _stats().rankdata(oos_sharpe, axis=1)  # 1 = worst, ties averaged
     omega = ranks[np.arange(len(combos)), best] / (n + 1)
     logits = np.log(omega / (1.0 - omega))
     return float(np.mean(logits <= 0.0))

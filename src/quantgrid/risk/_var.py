@@ -39,11 +39,10 @@ Journal*, 35(4), 917-926.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]  # scipy ships no stubs
 
 from quantgrid.model import FloatArray
 from quantgrid.risk._inputs import (
@@ -56,6 +55,13 @@ from quantgrid.risk._inputs import (
 
 ParametricMethod = Literal["normal", "cornish_fisher"]
 HorizonScaling = Literal["overlapping", "sqrt_time"]
+
+
+def _stats() -> Any:
+    """Return ``scipy.stats``, imported on first use: scipy is heavy and rarely needed."""
+    from scipy import stats  # type: ignore[import-untyped]  # noqa: PLC0415 - scipy ships no stubs
+
+    return stats
 
 
 class ReturnMoments(NamedTuple):
@@ -176,8 +182,8 @@ def _moments(returns: npt.ArrayLike | ReturnMoments) -> ReturnMoments:
     return ReturnMoments(
         mean=float(r.mean()),
         std=std,
-        skewness=float(stats.skew(r)),
-        excess_kurtosis=float(stats.kurtosis(r)),
+        skewness=float(_stats().skew(r)),
+        excess_kurtosis=float(_stats().kurtosis(r)),
     )
 
 
@@ -206,8 +212,8 @@ def _parametric(
     mean_h = m.mean * h
     std_h = m.std * math.sqrt(h)
     alpha = 1.0 - c
-    q = float(stats.norm.ppf(alpha))  # left-tail standard normal quantile (negative)
-    phi = float(stats.norm.pdf(q))
+    q = float(_stats().norm.ppf(alpha))  # left-tail standard normal quantile (negative)
+    phi = float(_stats().norm.pdf(q))
     if method == "normal":
         return -mean_h - std_h * q, -mean_h + std_h * phi / alpha
     # Moments of a sum of h i.i.d. periods: skewness / sqrt(h), excess kurtosis / h.
