@@ -99,27 +99,18 @@ class RollingMax:
         return window[0][1]
 
 
-class RollingMin:
-    """Streaming minimum of the last ``period`` values: amortised O(1) per update."""
+class RollingMin(RollingMax):
+    """Streaming minimum of the last ``period`` values: amortised O(1) per update.
 
-    __slots__ = ("_count", "_deque", "period")
+    The maximum of the negated values: negation is exact and reverses the order, so
+    the result is the window's minimum bit for bit.
+    """
 
-    def __init__(self, period: int) -> None:
-        self.period = period
-        self._count = 0
-        self._deque: deque[tuple[int, float]] = deque()
+    __slots__ = ()
 
     def update(self, x: float) -> float:
         """Add one value and return the minimum of the window that ends with it."""
-        i = self._count
-        self._count = i + 1
-        window = self._deque
-        if window and window[0][0] <= i - self.period:
-            window.popleft()
-        while window and window[-1][1] >= x:
-            window.pop()
-        window.append((i, x))
-        return window[0][1]
+        return -super().update(-x)
 
 
 # -- rolling mean and sum of squared deviations ------------------------------------------
