@@ -1,8 +1,15 @@
 """The trading domain: instruments, market data, orders, events, positions, accounts."""
 
-from quantgrid.model._commands import CancelAllOrders, CancelOrder, SubmitOrder
+from quantgrid.model._commands import (
+    CancelAllOrders,
+    CancelOrder,
+    ModifyOrder,
+    SubmitOrder,
+    SubmitOrderList,
+)
 from quantgrid.model._data import Bar, BarSeries, FloatArray, IntArray, QuoteTick, TradeTick
 from quantgrid.model._enums import (
+    ContingencyType,
     LiquiditySide,
     OrderSide,
     OrderStatus,
@@ -13,11 +20,14 @@ from quantgrid.model._enums import (
 from quantgrid.model._events import (
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderRejected,
     OrderSubmitted,
     OrderTriggered,
@@ -35,20 +45,25 @@ __all__ = [
     "CancelAllOrders",
     "CancelOrder",
     "ClosedTrade",
+    "ContingencyType",
     "FloatArray",
     "Instrument",
     "IntArray",
     "InvalidOrderError",
     "InvalidStateTransitionError",
     "LiquiditySide",
+    "ModifyOrder",
     "Order",
     "OrderAccepted",
+    "OrderCancelRejected",
     "OrderCanceled",
     "OrderDenied",
     "OrderEvent",
     "OrderExpired",
     "OrderFilled",
+    "OrderModifyRejected",
     "OrderPendingCancel",
+    "OrderPendingUpdate",
     "OrderRejected",
     "OrderSide",
     "OrderStatus",
@@ -61,6 +76,7 @@ __all__ = [
     "QuoteTick",
     "Regime",
     "SubmitOrder",
+    "SubmitOrderList",
     "TimeInForce",
     "TradeTick",
 ]

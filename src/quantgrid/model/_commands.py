@@ -18,6 +18,33 @@ class SubmitOrder(msgspec.Struct, frozen=True):
     ts_init: int
 
 
+class SubmitOrderList(msgspec.Struct, frozen=True):
+    """Ask the execution engine to work linked orders (a bracket, an OCO pair).
+
+    The orders carry their links (``parent_order_id``, ``linked_order_ids``,
+    ``contingency``); ``bracket`` and ``oco`` in ``quantgrid.execution`` build them.
+    """
+
+    order_list_id: str
+    orders: tuple[Order, ...]
+    ts_init: int
+
+
+class ModifyOrder(msgspec.Struct, frozen=True):
+    """Ask for a working order's quantity, limit price or trigger price to change.
+
+    Fields left ``None`` stay as they are.
+    """
+
+    client_order_id: str
+    instrument_id: str
+    strategy_id: str
+    ts_init: int
+    quantity: float | None = None
+    price: float | None = None
+    trigger_price: float | None = None
+
+
 class CancelOrder(msgspec.Struct, frozen=True):
     """Ask for a working order to be cancelled."""
 

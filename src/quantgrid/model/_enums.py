@@ -54,6 +54,7 @@ class OrderStatus(Enum):
     REJECTED = "REJECTED"
     TRIGGERED = "TRIGGERED"
     PENDING_CANCEL = "PENDING_CANCEL"
+    PENDING_UPDATE = "PENDING_UPDATE"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
     CANCELED = "CANCELED"
@@ -74,6 +75,15 @@ _CLOSED = frozenset(
         OrderStatus.EXPIRED,
     }
 )
+
+
+class ContingencyType(Enum):
+    """How an order depends on the other orders of its list."""
+
+    NONE = "NONE"
+    OTO = "OTO"  # one triggers other: the children are released when this order fills
+    OCO = "OCO"  # one cancels other: a fill or cancel of one cancels the rest
+    OUO = "OUO"  # one updates other: OCO, and a partial fill of one shrinks the rest
 
 
 class LiquiditySide(Enum):

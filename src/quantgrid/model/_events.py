@@ -60,6 +60,22 @@ class OrderPendingCancel(OrderEvent, frozen=True, gc=False):
     """A cancel was requested and is on its way to the venue."""
 
 
+class OrderPendingUpdate(OrderEvent, frozen=True, gc=False):
+    """An amend was requested and is on its way to the venue."""
+
+
+class OrderModifyRejected(OrderEvent, frozen=True, gc=False):
+    """The venue refused an amend; the order works on unchanged."""
+
+    reason: str
+
+
+class OrderCancelRejected(OrderEvent, frozen=True, gc=False):
+    """The venue refused a cancel (the order had already filled or ended, say)."""
+
+    reason: str
+
+
 class OrderCanceled(OrderEvent, frozen=True, gc=False):
     """The order stopped working before filling completely."""
 

@@ -5,15 +5,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from quantgrid.model._enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from quantgrid.model._enums import (
+    ContingencyType,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
 from quantgrid.model._events import (
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderRejected,
     OrderSubmitted,
     OrderTriggered,
@@ -30,14 +39,27 @@ class InvalidStateTransitionError(RuntimeError):
 
 
 S = OrderStatus
-_WORKING = (S.ACCEPTED, S.TRIGGERED, S.PARTIALLY_FILLED, S.PENDING_CANCEL)
+_WORKING = (
+    S.ACCEPTED,
+    S.TRIGGERED,
+    S.PARTIALLY_FILLED,
+    S.PENDING_CANCEL,
+    S.PENDING_UPDATE,
+)
+_PENDING = (S.PENDING_CANCEL, S.PENDING_UPDATE)
 
 # (status, event type) -> status after the event. OrderFilled is resolved to FILLED or
-# PARTIALLY_FILLED from the quantities, so it maps to a placeholder here.
+# PARTIALLY_FILLED from the quantities, so it maps to a placeholder here; ``None``
+# means "back to the working status the order had before its request went pending"
+# (ACCEPTED, TRIGGERED or PARTIALLY_FILLED, which the order's fields tell apart).
 _FILL = S.PARTIALLY_FILLED
-_TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus] = {
+_TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus | None] = {
     (S.INITIALIZED, OrderDenied): S.DENIED,
     (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    # A contingent order that was never released (its parent ended unfilled).
+    (S.INITIALIZED, OrderCanceled): S.CANCELED,
+    # Quantity of a contingent order set before it is released.
+    (S.INITIALIZED, OrderUpdated): S.INITIALIZED,
     (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
     (S.SUBMITTED, OrderRejected): S.REJECTED,
     (S.SUBMITTED, OrderCanceled): S.CANCELED,
@@ -47,23 +69,43 @@ _TRANSITIONS: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus] = {
     (S.ACCEPTED, OrderUpdated): S.ACCEPTED,
     (S.ACCEPTED, OrderTriggered): S.TRIGGERED,
     (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.ACCEPTED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.ACCEPTED, OrderCanceled): S.CANCELED,
     (S.ACCEPTED, OrderExpired): S.EXPIRED,
     (S.ACCEPTED, OrderFilled): _FILL,
     (S.TRIGGERED, OrderUpdated): S.TRIGGERED,
     (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.TRIGGERED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.TRIGGERED, OrderCanceled): S.CANCELED,
     (S.TRIGGERED, OrderExpired): S.EXPIRED,
     (S.TRIGGERED, OrderFilled): _FILL,
     (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
     (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
     (S.PENDING_CANCEL, OrderFilled): _FILL,
+    (S.PENDING_CANCEL, OrderTriggered): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderUpdated): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderCancelRejected): None,
+    (S.PENDING_CANCEL, OrderModifyRejected): S.PENDING_CANCEL,
+    (S.PENDING_UPDATE, OrderUpdated): None,
+    (S.PENDING_UPDATE, OrderModifyRejected): None,
+    (S.PENDING_UPDATE, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PENDING_UPDATE, OrderPendingUpdate): S.PENDING_UPDATE,
+    (S.PENDING_UPDATE, OrderTriggered): S.PENDING_UPDATE,
+    (S.PENDING_UPDATE, OrderCanceled): S.CANCELED,
+    (S.PENDING_UPDATE, OrderExpired): S.EXPIRED,
+    (S.PENDING_UPDATE, OrderFilled): _FILL,
     (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
     (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
     (S.PARTIALLY_FILLED, OrderFilled): _FILL,
 }
+# A refused cancel or amend changes nothing outside the pending states: it only records
+# that the request failed (a cancel racing a fill is refused once the order is FILLED).
+for _status in S:
+    for _refusal in (OrderCancelRejected, OrderModifyRejected):
+        _TRANSITIONS.setdefault((_status, _refusal), _status)
 
 
 @dataclass(slots=True, eq=False)
@@ -98,6 +140,10 @@ class Order:
     cash_fraction: float | None = None
     tag: str = ""
     ts_init: int = 0
+    contingency: ContingencyType = ContingencyType.NONE
+    parent_order_id: str = ""
+    linked_order_ids: tuple[str, ...] = ()
+    order_list_id: str = ""
     status: OrderStatus = OrderStatus.INITIALIZED
     filled_qty: float = 0.0
     avg_px: float = 0.0
@@ -171,16 +217,19 @@ class Order:
             msg = f"event for order {event.client_order_id} applied to order {self.client_order_id}"
             raise InvalidStateTransitionError(msg)
         kind = type(event)
-        new_status = _TRANSITIONS.get((self.status, kind))
-        if new_status is None:
+        try:
+            new_status = _TRANSITIONS[self.status, kind]
+        except KeyError:
             msg = (
                 f"order {self.client_order_id}: {type(event).__name__} is not allowed "
                 f"when the order is {self.status.value}"
             )
-            raise InvalidStateTransitionError(msg)
+            raise InvalidStateTransitionError(msg) from None
         if kind is OrderFilled:
             assert isinstance(event, OrderFilled)
             new_status = self._apply_fill(event)
+            if new_status is S.PARTIALLY_FILLED and self.status in _PENDING:
+                new_status = self.status  # the request is still on its way
         elif kind is OrderUpdated:
             assert isinstance(event, OrderUpdated)
             self._apply_update(event)
@@ -191,9 +240,16 @@ class Order:
             # Kept apart from the status: a triggered order that then partly fills is
             # PARTIALLY_FILLED, and must still work as a limit order.
             self.triggered = True
+        if new_status is None:
+            new_status = self._working_status()
         self.status = new_status
         self.ts_last = event.ts_event
         self.events.append(event)
+
+    def _working_status(self) -> OrderStatus:
+        if self.filled_qty > 0:
+            return S.PARTIALLY_FILLED
+        return S.TRIGGERED if self.triggered else S.ACCEPTED
 
     def _apply_fill(self, event: OrderFilled) -> OrderStatus:
         if event.side is not self.side:

@@ -17,11 +17,14 @@ from quantgrid.model import (
     Order,
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderRejected,
     OrderSide,
     OrderStatus,
@@ -66,6 +69,9 @@ EVENTS: dict[type[OrderEvent], Callable[[], OrderEvent]] = {
     OrderUpdated: lambda: OrderUpdated(*_BASE, quantity=10.0),
     OrderTriggered: lambda: OrderTriggered(*_BASE),
     OrderPendingCancel: lambda: OrderPendingCancel(*_BASE),
+    OrderPendingUpdate: lambda: OrderPendingUpdate(*_BASE),
+    OrderModifyRejected: lambda: OrderModifyRejected(*_BASE, "no"),
+    OrderCancelRejected: lambda: OrderCancelRejected(*_BASE, "too late"),
     OrderCanceled: lambda: OrderCanceled(*_BASE),
     OrderExpired: lambda: OrderExpired(*_BASE),
     OrderFilled: lambda: _fill(2.0),
@@ -84,6 +90,11 @@ PATHS: dict[OrderStatus, list[OrderEvent]] = {
         OrderAccepted(*_BASE, "V-1"),
         OrderPendingCancel(*_BASE),
     ],
+    S.PENDING_UPDATE: [
+        OrderSubmitted(*_BASE),
+        OrderAccepted(*_BASE, "V-1"),
+        OrderPendingUpdate(*_BASE),
+    ],
     S.PARTIALLY_FILLED: [OrderSubmitted(*_BASE), OrderAccepted(*_BASE, "V-1"), _fill(3.0)],
     S.FILLED: [OrderSubmitted(*_BASE), OrderAccepted(*_BASE, "V-1"), _fill(10.0)],
     S.CANCELED: [OrderSubmitted(*_BASE), OrderAccepted(*_BASE, "V-1"), OrderCanceled(*_BASE)],
@@ -91,9 +102,16 @@ PATHS: dict[OrderStatus, list[OrderEvent]] = {
 }
 
 # The lifecycle, written out by hand. A fill of 2 of 10 leaves the order partly filled.
-LEGAL: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus] = {
+# RESUME: back to the working status the order had before its request went pending
+# (PARTIALLY_FILLED if anything filled, else TRIGGERED if triggered, else ACCEPTED).
+# STAY: a refused cancel or amend outside the pending states changes nothing.
+RESUME = "resume"
+STAY = "stay"
+LEGAL: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus | str] = {
     (S.INITIALIZED, OrderDenied): S.DENIED,
     (S.INITIALIZED, OrderSubmitted): S.SUBMITTED,
+    (S.INITIALIZED, OrderCanceled): S.CANCELED,
+    (S.INITIALIZED, OrderUpdated): S.INITIALIZED,
     (S.SUBMITTED, OrderAccepted): S.ACCEPTED,
     (S.SUBMITTED, OrderRejected): S.REJECTED,
     (S.SUBMITTED, OrderCanceled): S.CANCELED,
@@ -103,23 +121,57 @@ LEGAL: dict[tuple[OrderStatus, type[OrderEvent]], OrderStatus] = {
     (S.ACCEPTED, OrderUpdated): S.ACCEPTED,
     (S.ACCEPTED, OrderTriggered): S.TRIGGERED,
     (S.ACCEPTED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.ACCEPTED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.ACCEPTED, OrderCanceled): S.CANCELED,
     (S.ACCEPTED, OrderExpired): S.EXPIRED,
     (S.ACCEPTED, OrderFilled): S.PARTIALLY_FILLED,
     (S.TRIGGERED, OrderUpdated): S.TRIGGERED,
     (S.TRIGGERED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.TRIGGERED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.TRIGGERED, OrderCanceled): S.CANCELED,
     (S.TRIGGERED, OrderExpired): S.EXPIRED,
     (S.TRIGGERED, OrderFilled): S.PARTIALLY_FILLED,
     (S.PENDING_CANCEL, OrderCanceled): S.CANCELED,
     (S.PENDING_CANCEL, OrderExpired): S.EXPIRED,
-    (S.PENDING_CANCEL, OrderFilled): S.PARTIALLY_FILLED,
+    (S.PENDING_CANCEL, OrderFilled): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderTriggered): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderUpdated): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, OrderCancelRejected): RESUME,
+    (S.PENDING_UPDATE, OrderUpdated): RESUME,
+    (S.PENDING_UPDATE, OrderModifyRejected): RESUME,
+    (S.PENDING_UPDATE, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PENDING_UPDATE, OrderPendingUpdate): S.PENDING_UPDATE,
+    (S.PENDING_UPDATE, OrderTriggered): S.PENDING_UPDATE,
+    (S.PENDING_UPDATE, OrderCanceled): S.CANCELED,
+    (S.PENDING_UPDATE, OrderExpired): S.EXPIRED,
+    (S.PENDING_UPDATE, OrderFilled): S.PENDING_UPDATE,
     (S.PARTIALLY_FILLED, OrderUpdated): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, OrderPendingCancel): S.PENDING_CANCEL,
+    (S.PARTIALLY_FILLED, OrderPendingUpdate): S.PENDING_UPDATE,
     (S.PARTIALLY_FILLED, OrderCanceled): S.CANCELED,
     (S.PARTIALLY_FILLED, OrderExpired): S.EXPIRED,
     (S.PARTIALLY_FILLED, OrderFilled): S.PARTIALLY_FILLED,
 }
+for _status in S:
+    for _refusal in (OrderCancelRejected, OrderModifyRejected):
+        LEGAL.setdefault((_status, _refusal), STAY)
+
+
+def _expected(order: Order, before: OrderStatus, kind: type[OrderEvent]) -> OrderStatus:
+    """Resolve the table's placeholders for an order that has just applied ``kind``."""
+    target = LEGAL[before, kind]
+    if target == STAY:
+        return before
+    if target == RESUME:
+        if order.filled_qty > 0:
+            return S.PARTIALLY_FILLED
+        return S.TRIGGERED if order.triggered else S.ACCEPTED
+    assert isinstance(target, OrderStatus)
+    if kind is OrderFilled and order.filled_qty >= 10.0:
+        return S.FILLED
+    return target
+
+
 ILLEGAL = sorted(
     (pair for pair in product(S, EVENTS) if pair not in LEGAL),
     key=lambda p: (p[0].value, p[1].__name__),
@@ -144,7 +196,7 @@ def test_legal_transition(status: OrderStatus, event_type: type[OrderEvent]) -> 
 
     order.apply(event)
 
-    assert order.status is LEGAL[status, event_type]
+    assert order.status is _expected(order, status, event_type)
     assert order.events[-1] is event
     assert len(order.events) == n_events + 1
     assert order.ts_last == event.ts_event
@@ -167,7 +219,7 @@ def test_illegal_transition_raises_and_leaves_order_unchanged(
 
 def test_every_status_and_event_is_covered_by_the_tables() -> None:
     assert set(PATHS) == set(S)
-    assert len(LEGAL) + len(ILLEGAL) == len(S) * len(EVENTS) == 110
+    assert len(LEGAL) + len(ILLEGAL) == len(S) * len(EVENTS) == 156
 
 
 def test_closed_statuses() -> None:
@@ -368,18 +420,17 @@ def test_random_event_sequences_follow_the_transition_table(
 
     for kind in kinds:
         before = (order.status, order.filled_qty, order.avg_px, len(order.events))
-        expected = LEGAL.get((order.status, kind))
         event = EVENTS[kind]()
         overfill = kind is OrderFilled and order.filled_qty + 2.0 > 10.0
-        if expected is None or overfill:
+        if (order.status, kind) not in LEGAL or overfill:
             with pytest.raises(InvalidStateTransitionError):
                 order.apply(event)
             assert (order.status, order.filled_qty, order.avg_px, len(order.events)) == before
             continue
         order.apply(event)
-        if kind is OrderFilled:
-            expected = S.FILLED if order.filled_qty == 10.0 else S.PARTIALLY_FILLED
-        assert order.status is expected
+        assert order.status is _expected(order, before[0], kind)
+        if before[0].is_closed:
+            assert order.status is before[0]  # a closed order never reopens or fills
         assert 0.0 <= order.filled_qty <= 10.0
         assert order.events[-1] is event
 
