@@ -2,29 +2,53 @@
 
 Strategies send commands to ``ExecEngine.execute``; the engine records the order,
 routes it to its venue, applies every event the venue reports to the order's state
-machine, and publishes the event on ``events.order.<kind>``. Risk checks (a later
-component) sit in front of this endpoint without changing it.
+machine, and publishes the event on ``events.order.<kind>``. Risk checks sit in front
+of this endpoint without changing it.
+
+Cancels and amends of working orders go pending first (``OrderPendingCancel``,
+``OrderPendingUpdate``) and the venue answers with the outcome; a request for an order
+that has already ended is refused here (``OrderCancelRejected``,
+``OrderModifyRejected``) without reaching the venue.
+
+Linked orders (``SubmitOrderList``) are managed here, since venues do not share one
+notion of them:
+
+- OTO (a bracket's entry): its children are held, unsent, until the entry fills; then
+  they go to the venue for the quantity filled so far, and follow later partial fills
+  by amends. An entry that ends with nothing filled cancels its held children.
+- OCO: a fill, cancel, expiry or rejection of one cancels the others of its group.
+- OUO (a bracket's stop-loss and take-profit): as OCO once one has filled completely
+  or ended; a partial fill of one shrinks the others, so together they never close
+  more than the position the entry opened.
 """
 
 from __future__ import annotations
 
 from quantgrid.core import Clock, MessageBus
+from quantgrid.execution._contingency import check_order_list
 from quantgrid.model import (
     CancelAllOrders,
     CancelOrder,
+    ContingencyType,
+    ModifyOrder,
     Order,
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderPendingCancel,
+    OrderPendingUpdate,
     OrderRejected,
+    OrderStatus,
     OrderSubmitted,
     OrderTriggered,
     OrderUpdated,
     SubmitOrder,
+    SubmitOrderList,
 )
 
 EXECUTE_ENDPOINT = "ExecEngine.execute"
@@ -41,7 +65,11 @@ _TOPICS: dict[type[OrderEvent], str] = {
     OrderCanceled: "events.order.canceled",
     OrderExpired: "events.order.expired",
     OrderFilled: "events.order.filled",
+    OrderPendingUpdate: "events.order.pending_update",
+    OrderModifyRejected: "events.order.modify_rejected",
+    OrderCancelRejected: "events.order.cancel_rejected",
 }
+_ENDED_UNFILLED = (OrderCanceled, OrderExpired, OrderRejected, OrderDenied)
 
 
 def order_event_topic(event: OrderEvent) -> str:
@@ -63,7 +91,10 @@ class ExecutionEngine:
         self._clock = clock
         self._venue_endpoint = venue_endpoint
         self._orders: dict[str, Order] = {}
+        # Orders of a list whose links the engine manages, by client order id.
+        self._linked: dict[str, Order] = {}
         self.duplicate_submissions = 0
+        self.unknown_requests = 0
         bus.register(EXECUTE_ENDPOINT, self.execute)
         bus.register(PROCESS_ENDPOINT, self.process)
 
@@ -85,27 +116,145 @@ class ExecutionEngine:
         ]
 
     def execute(self, command: object) -> None:
-        """Handle a trading command from a strategy."""
-        if isinstance(command, SubmitOrder):
+        """Handle a trading command from a strategy.
+
+        Raises
+        ------
+        InvalidOrderError
+            For a ``SubmitOrderList`` whose links are inconsistent (nothing is sent).
+        TypeError
+            For a command the engine does not know.
+        """
+        kind = type(command)
+        if kind is SubmitOrder:
+            assert isinstance(command, SubmitOrder)
             order = command.order
             if order.client_order_id in self._orders:
                 self.duplicate_submissions += 1
                 return
             self._orders[order.client_order_id] = order
+            self._send_order(order, command)
+        elif kind is SubmitOrderList:
+            assert isinstance(command, SubmitOrderList)
+            self._submit_list(command)
+        elif kind is CancelOrder:
+            assert isinstance(command, CancelOrder)
+            self._cancel(command)
+        elif kind is ModifyOrder:
+            assert isinstance(command, ModifyOrder)
+            self._modify(command)
+        elif kind is CancelAllOrders:
+            assert isinstance(command, CancelAllOrders)
+            for order in self.open_orders(command.strategy_id):
+                if command.instrument_id in (None, order.instrument_id):
+                    self._cancel(
+                        CancelOrder(
+                            order.client_order_id,
+                            order.instrument_id,
+                            order.strategy_id,
+                            command.ts_init,
+                        )
+                    )
+            for order in list(self._linked.values()):
+                if (
+                    order.status is OrderStatus.INITIALIZED
+                    and order.strategy_id == command.strategy_id
+                    and command.instrument_id in (None, order.instrument_id)
+                ):
+                    self._cancel_held(order, "canceled on request")
+        else:
+            msg = f"the execution engine cannot handle {kind.__name__}"
+            raise TypeError(msg)
+
+    def _send_order(self, order: Order, command: SubmitOrder | None = None) -> None:
+        self._apply(
+            OrderSubmitted(
+                order.client_order_id,
+                order.strategy_id,
+                order.instrument_id,
+                self._clock.timestamp_ns(),
+            )
+        )
+        if order.status is OrderStatus.SUBMITTED:
+            self._bus.send(
+                self._venue_endpoint, command or SubmitOrder(order, self._clock.timestamp_ns())
+            )
+
+    def _submit_list(self, command: SubmitOrderList) -> None:
+        orders = command.orders
+        if orders and all(o.client_order_id in self._orders for o in orders):
+            self.duplicate_submissions += 1
+            return
+        check_order_list(command.order_list_id, orders, self._orders)
+        for order in orders:
+            self._orders[order.client_order_id] = order
+            self._linked[order.client_order_id] = order
+        for order in orders:
+            if not order.parent_order_id and order.status is OrderStatus.INITIALIZED:
+                self._send_order(order)
+
+    def _cancel(self, command: CancelOrder) -> None:
+        order = self._orders.get(command.client_order_id)
+        if order is None:
+            self.unknown_requests += 1
+            return
+        if order.status is OrderStatus.INITIALIZED:
+            self._cancel_held(order, "canceled on request")
+            return
+        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            reason = (
+                "a cancel is already pending"
+                if order.is_open
+                else f"order is already {order.status.value}"
+            )
+            self._apply(self._event(OrderCancelRejected, order, reason))
+            return
+        if order.status is not OrderStatus.SUBMITTED:
+            self._apply(self._event(OrderPendingCancel, order))
+        self._bus.send(self._venue_endpoint, command)
+
+    def _modify(self, command: ModifyOrder) -> None:
+        order = self._orders.get(command.client_order_id)
+        if order is None:
+            self.unknown_requests += 1
+            return
+        parent = self._orders.get(order.parent_order_id) if order.parent_order_id else None
+        if parent is not None and command.quantity is not None:
+            limit = self._target_quantity(order, parent)
+            if command.quantity > limit + 1e-9 and order.status is not OrderStatus.INITIALIZED:
+                reason = (
+                    f"quantity {command.quantity:g} would close more than the {limit:g} "
+                    f"that entry {parent.client_order_id} left open"
+                )
+                self._apply(self._event(OrderModifyRejected, order, reason))
+                return
+        if order.status is OrderStatus.INITIALIZED:
+            # A held contingent order: amended here, before it ever reaches a venue.
             self._apply(
-                OrderSubmitted(
+                OrderUpdated(
                     order.client_order_id,
                     order.strategy_id,
                     order.instrument_id,
                     self._clock.timestamp_ns(),
+                    command.quantity if command.quantity is not None else order.quantity or 0.0,
+                    command.price,
+                    command.trigger_price,
                 )
             )
-            self._bus.send(self._venue_endpoint, command)
-        elif isinstance(command, CancelOrder | CancelAllOrders):
-            self._bus.send(self._venue_endpoint, command)
-        else:
-            msg = f"the execution engine cannot handle {type(command).__name__}"
-            raise TypeError(msg)
+            return
+        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
+            reason = (
+                "a cancel is pending" if order.is_open else f"order is already {order.status.value}"
+            )
+            self._apply(self._event(OrderModifyRejected, order, reason))
+            return
+        if order.status is not OrderStatus.SUBMITTED:
+            self._apply(self._event(OrderPendingUpdate, order))
+        self._bus.send(self._venue_endpoint, command)
+
+    def reject_modify(self, order: Order, reason: str) -> None:
+        """Refuse an amend before it reached a venue (used by risk checks)."""
+        self._apply(self._event(OrderModifyRejected, order, reason))
 
     def process(self, event: OrderEvent) -> None:
         """Apply an event reported by a venue and publish it."""
@@ -131,3 +280,121 @@ class ExecutionEngine:
             raise LookupError(msg)
         order.apply(event)
         self._bus.publish(_TOPICS[type(event)], event)
+        if self._linked and event.client_order_id in self._linked:
+            self._follow_links(order, event)
+
+    def _event(self, event_type: type[OrderEvent], order: Order, *fields: object) -> OrderEvent:
+        return event_type(
+            order.client_order_id,
+            order.strategy_id,
+            order.instrument_id,
+            self._clock.timestamp_ns(),
+            *fields,
+        )
+
+    # -- linked orders -------------------------------------------------------------------
+    def _follow_links(self, order: Order, event: OrderEvent) -> None:
+        """Carry out what ``event`` of a linked ``order`` means for its list."""
+        kind = type(event)
+        if kind is not OrderFilled and not (order.is_closed and kind in _ENDED_UNFILLED):
+            return
+        children = [o for o in self._linked.values() if o.parent_order_id == order.client_order_id]
+        if children:
+            if kind is OrderFilled:
+                self._release_children(order, children)
+            elif order.filled_qty <= 0:
+                for child in children:
+                    self._cancel_held(
+                        child, f"parent {order.client_order_id} ended with nothing filled"
+                    )
+        contingency = order.contingency
+        if contingency in (ContingencyType.OCO, ContingencyType.OUO):
+            siblings = [self._orders[oid] for oid in order.linked_order_ids if oid in self._orders]
+            if order.is_closed or contingency is ContingencyType.OCO:
+                for sibling in siblings:
+                    reason = f"linked order {order.client_order_id} {order.status.value.lower()}"
+                    self._cancel_linked(sibling, reason)
+            else:
+                parent = self._orders.get(order.parent_order_id)
+                for sibling in siblings:
+                    self._resize(sibling, parent)
+        if order.is_closed:
+            # Keep the link table to the orders that can still change something.
+            self._linked.pop(order.client_order_id, None)
+
+    def _release_children(self, parent: Order, children: list[Order]) -> None:
+        for child in children:
+            if child.is_closed:
+                continue
+            if child.status is OrderStatus.INITIALIZED:
+                target = self._target_quantity(child, parent)
+                if target <= 0:
+                    continue
+                if child.quantity != target:
+                    self._apply(
+                        OrderUpdated(
+                            child.client_order_id,
+                            child.strategy_id,
+                            child.instrument_id,
+                            self._clock.timestamp_ns(),
+                            target,
+                        )
+                    )
+                self._send_order(child)
+            else:
+                self._resize(child, parent)
+
+    def _target_quantity(self, order: Order, parent: Order) -> float:
+        """Return the quantity a bracket child needs to close what is left of the entry.
+
+        That is what the entry filled, less what the child's siblings already closed.
+        """
+        siblings_filled = sum(
+            self._orders[oid].filled_qty for oid in order.linked_order_ids if oid in self._orders
+        )
+        return max(0.0, parent.filled_qty - siblings_filled)
+
+    def _resize(self, order: Order, parent: Order | None) -> None:
+        if order.is_closed or order.status is OrderStatus.PENDING_CANCEL:
+            return
+        if parent is not None:
+            wanted = self._target_quantity(order, parent)
+        else:
+            # A plain OUO group: each order keeps at most what its siblings still have open.
+            leaves = [
+                self._orders[oid].leaves_qty
+                for oid in order.linked_order_ids
+                if oid in self._orders and self._orders[oid].is_open
+            ]
+            if not leaves:
+                return
+            wanted = order.filled_qty + min(leaves)
+        if wanted - order.filled_qty <= 0:
+            self._cancel_linked(order, "linked orders closed the position")
+        elif wanted != order.quantity:
+            self._modify(
+                ModifyOrder(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self._clock.timestamp_ns(),
+                    quantity=wanted,
+                )
+            )
+
+    def _cancel_linked(self, order: Order, reason: str) -> None:
+        if order.status is OrderStatus.INITIALIZED:
+            self._cancel_held(order, reason)
+        elif order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+            self._cancel(
+                CancelOrder(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self._clock.timestamp_ns(),
+                )
+            )
+
+    def _cancel_held(self, order: Order, reason: str) -> None:
+        if order.status is OrderStatus.INITIALIZED:
+            self._apply(self._event(OrderCanceled, order, reason))

@@ -1,5 +1,6 @@
 """The trading domain: instruments, market data, orders, events, positions, accounts."""
 
+from quantgrid.model._book import OrderBookDepth
 from quantgrid.model._commands import (
     CancelAllOrders,
     CancelOrder,
@@ -55,6 +56,7 @@ __all__ = [
     "ModifyOrder",
     "Order",
     "OrderAccepted",
+    "OrderBookDepth",
     "OrderCancelRejected",
     "OrderCanceled",
     "OrderDenied",

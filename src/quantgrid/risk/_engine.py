@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from quantgrid.core import Clock, MessageBus
 from quantgrid.execution import ExecutionEngine
@@ -19,9 +20,11 @@ from quantgrid.model import (
     CancelAllOrders,
     CancelOrder,
     Instrument,
+    ModifyOrder,
     Order,
     Regime,
     SubmitOrder,
+    SubmitOrderList,
 )
 from quantgrid.portfolio import PortfolioView
 from quantgrid.risk._config import InstrumentLimits, RiskConfig
@@ -142,8 +145,21 @@ class RiskEngine:
 
     # -- commands ------------------------------------------------------------------------
     def execute(self, command: object) -> None:
-        """Check a ``SubmitOrder`` and forward or deny it; pass cancels straight on."""
-        if type(command) is SubmitOrder:
+        """Check a submission or amend and forward or refuse it; pass cancels straight on.
+
+        Notes
+        -----
+        Of a ``SubmitOrderList`` the orders without a parent (entries, OCO legs) are
+        checked; if one is denied the whole list is denied. A bracket's exits are
+        reduce-only and are released later by the execution engine without a check:
+        they can only shrink the position their entry opened. An amend that raises the
+        quantity or moves a price is checked as an order for the new quantity (the
+        increase for the position and exposure limits); one that only lowers the
+        quantity always passes, even when HALTED.
+        """
+        kind = type(command)
+        if kind is SubmitOrder:
+            assert isinstance(command, SubmitOrder)
             order = command.order
             rejection = self.check(order)
             if rejection is None:
@@ -152,11 +168,73 @@ class RiskEngine:
             else:
                 self._rejections.append(rejection)
                 self._execution.deny(order, rejection.reason)
+        elif kind is SubmitOrderList:
+            assert isinstance(command, SubmitOrderList)
+            self._submit_list(command)
+        elif kind is ModifyOrder:
+            assert isinstance(command, ModifyOrder)
+            self._modify(command)
         elif isinstance(command, CancelOrder | CancelAllOrders):
             self._execution.execute(command)
         else:
             msg = f"the risk engine cannot handle {type(command).__name__}"
             raise TypeError(msg)
+
+    def _submit_list(self, command: SubmitOrderList) -> None:
+        entries = [o for o in command.orders if not o.parent_order_id]
+        for order in entries:
+            rejection = self.check(order)
+            if rejection is not None:
+                self._rejections.append(rejection)
+                for other in command.orders:
+                    reason = (
+                        rejection.reason
+                        if other is order
+                        else f"order list {command.order_list_id} denied: {rejection.reason}"
+                    )
+                    self._execution.deny(other, reason)
+                return
+        for order in entries:
+            self._accept(order)
+        self._execution.execute(command)
+
+    def _modify(self, command: ModifyOrder) -> None:
+        order = self._execution.order(command.client_order_id)
+        if order is None or order.quantity is None or not order.is_open:
+            self._execution.execute(command)  # the execution engine answers these
+            return
+        new_qty = command.quantity if command.quantity is not None else order.quantity
+        increase = new_qty - order.quantity
+        moves_price = command.price is not None or command.trigger_price is not None
+        if increase <= 0 and not moves_price:
+            self._execution.execute(command)
+            return
+        leaves = max(new_qty - order.filled_qty, 0.0)
+        probes = [
+            # The whole new order against the order-size, notional and price-band
+            # limits; counted as reducing, so the position limits are not applied twice.
+            replace(
+                order,
+                quantity=leaves or order.leaves_qty,
+                price=command.price if command.price is not None else order.price,
+                trigger_price=(
+                    command.trigger_price
+                    if command.trigger_price is not None
+                    else order.trigger_price
+                ),
+                reduce_only=True,
+            )
+        ]
+        if increase > 0 and not order.reduce_only:
+            # The increase against the position and exposure limits.
+            probes.append(replace(probes[0], quantity=increase, reduce_only=False))
+        for probe in probes:
+            rejection = self.check(probe)
+            if rejection is not None:
+                self._rejections.append(rejection)
+                self._execution.reject_modify(order, rejection.reason)
+                return
+        self._execution.execute(command)
 
     def halt(self, reason: str) -> None:
         """Deny every new order from now on (cancels still pass)."""

@@ -1,6 +1,7 @@
 """The strategy API, the built-in strategies and the strategy loader."""
 
 from quantgrid.strategy._base import (
+    Bracket,
     Strategy,
     StrategyError,
     StrategyParameterError,
@@ -22,6 +23,7 @@ from quantgrid.strategy._registry import (
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "Bracket",
     "CrossParams",
     "EmaCross",
     "RsiMeanReversion",

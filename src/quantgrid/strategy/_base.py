@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from quantgrid.core import Clock, MessageBus
-from quantgrid.execution import EXECUTE_ENDPOINT
+from quantgrid.execution import EXECUTE_ENDPOINT, link_bracket, link_group
 from quantgrid.model import (
     Bar,
     BarSeries,
     CancelAllOrders,
     CancelOrder,
+    ContingencyType,
     Instrument,
+    ModifyOrder,
     Order,
     OrderEvent,
     OrderFilled,
     OrderSide,
     OrderType,
+    QuoteTick,
     SubmitOrder,
+    SubmitOrderList,
     TimeInForce,
+    TradeTick,
 )
 from quantgrid.portfolio import PortfolioView
 
@@ -51,6 +56,14 @@ class StrategyParameterError(ValueError):
 
 class StrategyError(RuntimeError):
     """A strategy raised while handling a bar or an event; the message says where."""
+
+
+class Bracket(NamedTuple):
+    """The orders of a bracket: the entry and the exits that protect it."""
+
+    entry: Order
+    stop_loss: Order | None
+    take_profit: Order | None
 
 
 class Strategy:
@@ -127,6 +140,8 @@ class Strategy:
         for instrument_id in self._instruments:
             # The bound hook itself is subscribed: no wrapper call on the per-bar path.
             bus.subscribe(f"data.bars.{instrument_id}", self.on_bar)
+            bus.subscribe(f"data.quotes.{instrument_id}", self.on_quote)
+            bus.subscribe(f"data.trades.{instrument_id}", self.on_trade)
         bus.subscribe("events.order.>", self._handle_order_event)
 
     def _handle_order_event(self, event: OrderEvent) -> None:
@@ -152,6 +167,12 @@ class Strategy:
 
     def on_bar(self, bar: Bar) -> None:
         """React to a closed bar of one of the strategy's instruments."""
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        """React to a top-of-book quote (tick and quote replays, paper trading)."""
+
+    def on_trade(self, trade: TradeTick) -> None:
+        """React to a trade print of the market (tick replays, paper trading)."""
 
     def on_fill(self, fill: OrderFilled) -> None:
         """React to a fill of one of the strategy's orders."""
@@ -280,6 +301,106 @@ class Strategy:
         self._send(SubmitOrder(order, self.now_ns()))
         return order
 
+    def bracket(
+        self,
+        side: OrderSide,
+        quantity: float,
+        instrument_id: str | None = None,
+        *,
+        entry_price: float | None = None,
+        entry_stop: float | None = None,
+        stop_loss: float | None = None,
+        take_profit: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+    ) -> Bracket:
+        """Submit an entry with a protective stop-loss and/or take-profit.
+
+        The entry is a market order, or a limit (``entry_price``), stop (``entry_stop``)
+        or stop-limit (both) order. The exits are reduce-only: a stop at ``stop_loss``
+        and a limit at ``take_profit`` on the other side. They wait until the entry
+        fills and then work for the quantity filled; when one of them fills completely
+        the other is cancelled, and a partial fill of one shrinks the other. An entry
+        that ends with nothing filled cancels them.
+
+        Raises
+        ------
+        InvalidOrderError
+            If neither exit is given, or the prices are on the wrong side of each other
+            or of the entry (a buy needs stop_loss < entry < take_profit).
+        """
+        entry = self.make_order(
+            side, quantity, instrument_id, price=entry_price, stop=entry_stop,
+            time_in_force=time_in_force, tag=tag or "entry",
+        )  # fmt: skip
+        iid = entry.instrument_id
+        exit_side = side.opposite
+        sl = tp = None
+        if stop_loss is not None:
+            sl = self.make_order(
+                exit_side, quantity, iid, stop=stop_loss, reduce_only=True, tag="stop_loss"
+            )
+        if take_profit is not None:
+            tp = self.make_order(
+                exit_side, quantity, iid, price=take_profit, reduce_only=True, tag="take_profit"
+            )
+        linked = link_bracket(f"{entry.client_order_id}-bracket", entry, sl, tp)
+        orders = iter(linked[1:])
+        result = Bracket(
+            linked[0],
+            next(orders) if sl is not None else None,
+            next(orders) if tp is not None else None,
+        )
+        self.submit_list(result.entry.order_list_id, linked)
+        return result
+
+    def submit_oco(self, *orders: Order, one_updates_other: bool = False) -> tuple[Order, ...]:
+        """Submit orders built with ``make_order`` as one OCO group.
+
+        A fill, cancel or expiry of one cancels the others. With
+        ``one_updates_other`` a partial fill of one shrinks the others instead, so
+        together they never trade more than one order's quantity.
+        """
+        kind = ContingencyType.OUO if one_updates_other else ContingencyType.OCO
+        linked = link_group(f"{orders[0].client_order_id}-oco" if orders else "oco", orders, kind)
+        self.submit_list(linked[0].order_list_id, linked)
+        return linked
+
+    def submit_list(self, order_list_id: str, orders: tuple[Order, ...]) -> None:
+        """Send linked orders (see ``quantgrid.execution.link_bracket``) in one command."""
+        for order in orders:
+            if order.strategy_id != self.id:
+                msg = f"order {order.client_order_id} belongs to strategy {order.strategy_id!r}"
+                raise ValueError(msg)
+            self._working.setdefault(order.instrument_id, []).append(order)
+        self._send(SubmitOrderList(order_list_id, orders, self.now_ns()))
+
+    def modify(
+        self,
+        order: Order,
+        *,
+        quantity: float | None = None,
+        price: float | None = None,
+        stop: float | None = None,
+    ) -> None:
+        """Ask for a working order's quantity, limit price or stop price to change.
+
+        Prices are rounded to the tick. The venue answers with ``OrderUpdated`` or,
+        if it refuses, ``OrderModifyRejected`` (the order then works on unchanged).
+        """
+        instrument = self._instruments[order.instrument_id]
+        self._send(
+            ModifyOrder(
+                order.client_order_id,
+                order.instrument_id,
+                self.id,
+                self.now_ns(),
+                quantity=quantity,
+                price=None if price is None else instrument.round_price(price),
+                trigger_price=None if stop is None else instrument.round_price(stop),
+            )
+        )
+
     def cancel(self, order: Order | str) -> None:
         """Ask for a working order to be cancelled."""
         oid = order if isinstance(order, str) else order.client_order_id
@@ -308,6 +429,33 @@ class Strategy:
         cash_fraction: float,
         tag: str,
     ) -> Order:
+        return self.submit(
+            self.make_order(
+                side, quantity, instrument_id, price=price, stop=stop,
+                time_in_force=time_in_force, post_only=post_only, reduce_only=reduce_only,
+                cash_fraction=cash_fraction, tag=tag,
+            )
+        )  # fmt: skip
+
+    def make_order(
+        self,
+        side: OrderSide,
+        quantity: float | None = None,
+        instrument_id: str | None = None,
+        *,
+        price: float | None = None,
+        stop: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        cash_fraction: float = 1.0,
+        tag: str = "",
+    ) -> Order:
+        """Build an order as ``buy``/``sell`` would, without sending it (for ``submit_oco``).
+
+        The price and stop are rounded to the instrument's tick, the quantity down to
+        whole lots.
+        """
         iid = self._instrument_id(instrument_id)
         instrument = self._instruments[iid]
         if price is not None and stop is not None:
@@ -336,7 +484,7 @@ class Strategy:
             tag=tag,
             ts_init=self.now_ns(),
         )
-        return self.submit(order)
+        return order
 
     def _send(self, command: object) -> None:
         if self._bus is None:

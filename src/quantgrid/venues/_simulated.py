@@ -47,12 +47,15 @@ from quantgrid.model import (
     CancelOrder,
     Instrument,
     LiquiditySide,
+    ModifyOrder,
     Order,
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderModifyRejected,
     OrderRejected,
     OrderSide,
     OrderStatus,
@@ -62,6 +65,7 @@ from quantgrid.model import (
     SubmitOrder,
     TimeInForce,
 )
+from quantgrid.venues._amend import check_amend
 from quantgrid.venues._models import CommissionModel, NoCommission, SlippageModel, SpreadModel
 
 EXEC_PROCESS_ENDPOINT = "ExecEngine.process"
@@ -151,7 +155,7 @@ class SimulatedVenue:
 
     # -- commands ----------------------------------------------------------------------
     def execute(self, command: object) -> None:
-        """Handle ``SubmitOrder``, ``CancelOrder`` and ``CancelAllOrders``."""
+        """Handle ``SubmitOrder``, ``CancelOrder``, ``ModifyOrder`` and ``CancelAllOrders``."""
         kind = type(command)
         if kind is SubmitOrder:
             assert isinstance(command, SubmitOrder)
@@ -160,6 +164,10 @@ class SimulatedVenue:
             order = self._orders.get(command.client_order_id)
             if order is not None and order.is_open:
                 self._cancel(order, "canceled on request")
+            elif order is not None:
+                self._emit(OrderCancelRejected, order, f"order is {order.status.value}")
+        elif isinstance(command, ModifyOrder):
+            self._modify(command)
         elif isinstance(command, CancelAllOrders):
             for orders in list(self._working.values()):
                 for order in list(orders):
@@ -184,6 +192,31 @@ class SimulatedVenue:
         self._working.setdefault(order.instrument_id, []).append(order)
         self._emit(OrderAccepted, order, f"{self.name}-{self._venue_ids}")
 
+    def _modify(self, command: ModifyOrder) -> None:
+        order = self._orders.get(command.client_order_id)
+        if order is None:
+            return
+        reason = check_amend(order, command, self._instruments[order.instrument_id])
+        if not reason and order.post_only:
+            reason = self._post_only_cross(order, command.price or order.price)
+        if reason:
+            self._emit(OrderModifyRejected, order, reason)
+            return
+        quantity = command.quantity if command.quantity is not None else order.quantity
+        self._emit(OrderUpdated, order, quantity, command.price, command.trigger_price)
+
+    def _post_only_cross(self, order: Order, price: float | None) -> str:
+        last = self._last_price.get(order.instrument_id)
+        if last is None or price is None:
+            return ""
+        crosses = price >= last if order.side is OrderSide.BUY else price <= last
+        if crosses:
+            return (
+                f"post-only {order.side.value.lower()} limit {price} would cross "
+                f"the last price {last} and take liquidity"
+            )
+        return ""
+
     def _check_new_order(self, order: Order) -> str:
         instrument = self._instruments.get(order.instrument_id)
         if instrument is None:
@@ -196,14 +229,8 @@ class SimulatedVenue:
         for name, value in (("price", order.price), ("trigger_price", order.trigger_price)):
             if value is not None and abs(instrument.round_price(value) - value) > 1e-9 * value:
                 return f"{name} {value} is not a multiple of the tick {instrument.price_increment}"
-        last = self._last_price.get(order.instrument_id)
-        if order.post_only and last is not None and order.price is not None:
-            crosses = order.price >= last if order.side is OrderSide.BUY else order.price <= last
-            if crosses:
-                return (
-                    f"post-only {order.side.value.lower()} limit {order.price} would cross "
-                    f"the last price {last} and take liquidity"
-                )
+        if order.post_only:
+            return self._post_only_cross(order, order.price)
         return ""
 
     # -- matching ----------------------------------------------------------------------
@@ -240,9 +267,39 @@ class SimulatedVenue:
     def _match(self, bar: Bar, working: list[Order]) -> None:
         cap = self._config.max_volume_fraction
         capacity = math.inf if cap is None else cap * bar.volume
+        n_before = len(working)
+        capacity = self._match_orders(bar, list(working), capacity)
+        released = [o for o in working[n_before:] if o.is_open and o.parent_order_id]
+        if released:
+            self._match_released(bar, released, capacity)
+        working[:] = [o for o in working if not o.is_closed]
+
+    def _match_released(self, bar: Bar, released: list[Order], capacity: float) -> None:
+        """Match exits released by an entry's fill in this bar against the rest of it.
+
+        The entry filled at a price inside the bar; what the bar did after that is
+        unknown except for its range, so the exits see a bar that opens at the entry's
+        fill price. Stops go first: when both a stop-loss and a take-profit are in
+        range, the loss is assumed (the conservative order).
+        """
+        by_parent: dict[str, list[Order]] = {}
+        for order in released:
+            by_parent.setdefault(order.parent_order_id, []).append(order)
+        for parent_id, orders in by_parent.items():
+            parent = self._orders.get(parent_id)
+            if parent is None or parent.filled_qty <= 0:
+                continue
+            start = min(max(parent.avg_px, bar.low), bar.high)
+            rest = Bar(bar.instrument_id, bar.ts_event, start, bar.high, bar.low, bar.close,
+                       bar.volume)  # fmt: skip
+            orders.sort(key=lambda o: o.order_type not in (OrderType.STOP, OrderType.STOP_LIMIT))
+            capacity = self._match_orders(rest, orders, capacity)
+
+    def _match_orders(self, bar: Bar, orders: list[Order], capacity: float) -> float:
+        """Fill, trigger or expire ``orders`` on ``bar``; return the volume left to fill."""
         day = bar.ts_event // NANOS_PER_DAY
         instrument = self._instruments[bar.instrument_id]
-        for order in list(working):
+        for order in orders:
             if order.is_closed:
                 continue
             if order.time_in_force is TimeInForce.DAY:
@@ -260,7 +317,7 @@ class SimulatedVenue:
                     )
                 continue
             capacity -= self._fill(order, instrument, bar, price, liquidity, capacity)
-        working[:] = [o for o in working if not o.is_closed]
+        return capacity
 
     def _match_price(self, order: Order, bar: Bar) -> tuple[float | None, LiquiditySide]:
         buy = order.side is OrderSide.BUY

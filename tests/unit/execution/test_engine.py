@@ -19,6 +19,7 @@ from quantgrid.model import (
     Order,
     OrderAccepted,
     OrderCanceled,
+    OrderCancelRejected,
     OrderDenied,
     OrderEvent,
     OrderExpired,
@@ -112,15 +113,63 @@ def test_orders_keep_submission_order() -> None:
     assert h.engine.order("missing") is None
 
 
-def test_cancel_commands_are_forwarded_to_the_venue() -> None:
+def _accepted(h: Harness, oid: str, strategy: str = "S") -> Order:
+    order = _order(oid, strategy)
+    h.engine.execute(SubmitOrder(order, 1_000))
+    h.engine.process(OrderAccepted(oid, strategy, "X", 1_001, f"V-{oid}"))
+    return order
+
+
+def test_cancel_of_a_working_order_goes_pending_then_to_the_venue() -> None:
     h = Harness()
+    order = _accepted(h, "O-1")
     cancel = CancelOrder("O-1", "X", "S", 5)
-    cancel_all = CancelAllOrders("S", None, 6)
 
     h.engine.execute(cancel)
-    h.engine.execute(cancel_all)
 
-    assert h.sent == [cancel, cancel_all]
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert h.sent[-1] == cancel
+    assert h.topics()[-1] == "events.order.pending_cancel"
+
+
+def test_cancel_all_cancels_each_working_order_of_the_strategy() -> None:
+    h = Harness()
+    mine = [_accepted(h, "O-1"), _accepted(h, "O-2")]
+    other = _accepted(h, "O-3", strategy="T")
+    n_sent = len(h.sent)
+
+    h.engine.execute(CancelAllOrders("S", None, 6))
+
+    assert [type(c).__name__ for c in h.sent[n_sent:]] == ["CancelOrder", "CancelOrder"]
+    assert [c.client_order_id for c in h.sent[n_sent:]] == ["O-1", "O-2"]  # type: ignore[attr-defined]
+    assert all(o.status is OrderStatus.PENDING_CANCEL for o in mine)
+    assert other.status is OrderStatus.ACCEPTED
+
+
+def test_cancel_of_an_unknown_order_is_counted_and_goes_nowhere() -> None:
+    h = Harness()
+
+    h.engine.execute(CancelOrder("nope", "X", "S", 5))
+
+    assert h.sent == []
+    assert h.engine.unknown_requests == 1
+
+
+def test_cancel_of_an_ended_order_is_refused_without_reaching_the_venue() -> None:
+    h = Harness()
+    order = _accepted(h, "O-1")
+    h.engine.process(
+        OrderFilled("O-1", "S", "X", 2, "T-1", OrderSide.BUY, 10.0, 100.0, 0.0, LiquiditySide.MAKER)
+    )
+    n_sent = len(h.sent)
+
+    h.engine.execute(CancelOrder("O-1", "X", "S", 5))
+
+    assert order.status is OrderStatus.FILLED
+    assert len(h.sent) == n_sent
+    refused = h.published[-1][1]
+    assert isinstance(refused, OrderCancelRejected)
+    assert refused.reason == "order is already FILLED"
 
 
 def test_unknown_command_type_is_refused() -> None:

@@ -893,7 +893,7 @@ def test_cancel_of_a_working_order() -> None:
     assert node.fills() == []
 
 
-def test_cancel_of_a_filled_order_does_nothing() -> None:
+def test_cancel_of_a_filled_order_is_refused_and_changes_nothing() -> None:
     node = Node()
     node.flat(100.0)
     order = node.strategy.buy(1)
@@ -903,7 +903,9 @@ def test_cancel_of_a_filled_order_does_nothing() -> None:
     node.strategy.cancel(order)
 
     assert order.status is S.FILLED
-    assert len(order.events) == n_events
+    assert len(order.events) == n_events + 1
+    assert type(order.events[-1]).__name__ == "OrderCancelRejected"
+    assert order.filled_qty == 1
 
 
 def test_cancel_all_cancels_the_strategys_orders_optionally_of_one_instrument() -> None:
