@@ -1,6 +1,6 @@
 """The trading domain: instruments, market data, orders, events, positions, accounts."""
 
-from quantgrid.model._book import OrderBookDepth
+from quantgrid.model._book import InvalidMarketDataError, OrderBookDepth
 from quantgrid.model._commands import (
     CancelAllOrders,
     CancelOrder,
@@ -50,6 +50,7 @@ __all__ = [
     "FloatArray",
     "Instrument",
     "IntArray",
+    "InvalidMarketDataError",
     "InvalidOrderError",
     "InvalidStateTransitionError",
     "LiquiditySide",

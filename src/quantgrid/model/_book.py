@@ -8,6 +8,10 @@ from typing import NamedTuple
 BookLevels = tuple[tuple[float, float], ...]
 
 
+class InvalidMarketDataError(ValueError):
+    """A quote, trade or book snapshot breaks a rule; the message names it and the rule."""
+
+
 class OrderBookDepth(NamedTuple):
     """The displayed book of one instrument at a moment (level 2).
 
@@ -31,7 +35,7 @@ class OrderBookDepth(NamedTuple):
 
         Raises
         ------
-        ValueError
+        InvalidMarketDataError
             Naming the instrument, the side, the level and the rule: prices and sizes
             positive and finite, levels strictly sorted best first, best bid below best
             ask (a crossed or locked book is refused).
@@ -42,25 +46,25 @@ class OrderBookDepth(NamedTuple):
             for k, level in enumerate(levels):
                 if len(level) != 2:
                     msg = f"book of {iid}: {side} level {k} must be (price, size), got {level!r}"
-                    raise ValueError(msg)
+                    raise InvalidMarketDataError(msg)
                 price, size = level
                 if not (math.isfinite(price) and price > 0):
                     msg = f"book of {iid}: {side} level {k} has a non-positive price {price!r}"
-                    raise ValueError(msg)
+                    raise InvalidMarketDataError(msg)
                 if not (math.isfinite(size) and size > 0):
                     msg = f"book of {iid}: {side} level {k} has a non-positive size {size!r}"
-                    raise ValueError(msg)
+                    raise InvalidMarketDataError(msg)
                 if k and not sign * price < sign * previous:
                     order = "falling" if sign > 0 else "rising"
                     msg = (
                         f"book of {iid}: {side} levels are not sorted best first: level {k} "
                         f"at {price!r} after {previous!r} (must be strictly {order})"
                     )
-                    raise ValueError(msg)
+                    raise InvalidMarketDataError(msg)
                 previous = price
         if self.bids and self.asks and self.bids[0][0] >= self.asks[0][0]:
             msg = (
                 f"book of {iid} is crossed: best bid {self.bids[0][0]!r} is not below "
                 f"best ask {self.asks[0][0]!r}"
             )
-            raise ValueError(msg)
+            raise InvalidMarketDataError(msg)

@@ -126,6 +126,9 @@ class RiskEngine:
         bus.register(RISK_ENDPOINT, self.execute)
         if self._breaker:
             bus.subscribe("data.bars.>", self.on_bar, priority=BAR_PRIORITY)
+            # Tick and quote replays and paper trading mark the portfolio on these.
+            bus.subscribe("data.quotes.>", self.on_market_data, priority=BAR_PRIORITY)
+            bus.subscribe("data.trades.>", self.on_market_data, priority=BAR_PRIORITY)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -264,6 +267,11 @@ class RiskEngine:
 
     def on_bar(self, bar: Bar) -> None:
         """Run the drawdown breaker on the bar's marks."""
+        if self._state is not TradingState.HALTED:
+            self._check_drawdown()
+
+    def on_market_data(self, data: object) -> None:
+        """Run the drawdown breaker on the marks of a quote or trade print."""
         if self._state is not TradingState.HALTED:
             self._check_drawdown()
 

@@ -19,6 +19,7 @@ from quantgrid.model import (
     Instrument,
     ModifyOrder,
     Order,
+    OrderBookDepth,
     OrderEvent,
     OrderFilled,
     OrderSide,
@@ -142,6 +143,7 @@ class Strategy:
             bus.subscribe(f"data.bars.{instrument_id}", self.on_bar)
             bus.subscribe(f"data.quotes.{instrument_id}", self.on_quote)
             bus.subscribe(f"data.trades.{instrument_id}", self.on_trade)
+            bus.subscribe(f"data.book.{instrument_id}", self.on_book)
         bus.subscribe("events.order.>", self._handle_order_event)
 
     def _handle_order_event(self, event: OrderEvent) -> None:
@@ -173,6 +175,9 @@ class Strategy:
 
     def on_trade(self, trade: TradeTick) -> None:
         """React to a trade print of the market (tick replays, paper trading)."""
+
+    def on_book(self, book: OrderBookDepth) -> None:
+        """React to an order-book snapshot (depth replays, paper trading)."""
 
     def on_fill(self, fill: OrderFilled) -> None:
         """React to a fill of one of the strategy's orders."""

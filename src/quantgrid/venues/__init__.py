@@ -1,5 +1,7 @@
-"""Venues: where orders are filled. The simulated venue and its fill models."""
+"""Venues: where orders are filled. The simulated venues (bars, order book) and fill models."""
 
+from quantgrid.venues._amend import check_amend
+from quantgrid.venues._book import BookVenueConfig, OrderBookVenue, QueuePosition
 from quantgrid.venues._models import (
     BpsSlippage,
     BpsSpread,
@@ -18,18 +20,22 @@ from quantgrid.venues._simulated import AccountState, SimulatedVenue, VenueConfi
 
 __all__ = [
     "AccountState",
+    "BookVenueConfig",
     "BpsSlippage",
     "BpsSpread",
     "CommissionModel",
     "FixedSpread",
     "MakerTakerCommission",
     "NoCommission",
+    "OrderBookVenue",
     "PerUnitCommission",
     "PercentCommission",
+    "QueuePosition",
     "SimulatedVenue",
     "SlippageModel",
     "SpreadModel",
     "TickSlippage",
     "VenueConfig",
     "VolumeShareSlippage",
+    "check_amend",
 ]

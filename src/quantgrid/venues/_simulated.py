@@ -66,6 +66,7 @@ from quantgrid.model import (
     TimeInForce,
 )
 from quantgrid.venues._amend import check_amend
+from quantgrid.venues._checks import buying_power_shortfall, check_increments, closable_quantity
 from quantgrid.venues._models import CommissionModel, NoCommission, SlippageModel, SpreadModel
 
 EXEC_PROCESS_ENDPOINT = "ExecEngine.process"
@@ -218,17 +219,9 @@ class SimulatedVenue:
         return ""
 
     def _check_new_order(self, order: Order) -> str:
-        instrument = self._instruments.get(order.instrument_id)
-        if instrument is None:
-            return f"unknown instrument {order.instrument_id!r} at venue {self.name}"
-        if order.quantity is not None and not instrument.is_valid_size(order.quantity):
-            return (
-                f"quantity {order.quantity} is not a whole number of lots "
-                f"(lot size {instrument.size_increment})"
-            )
-        for name, value in (("price", order.price), ("trigger_price", order.trigger_price)):
-            if value is not None and abs(instrument.round_price(value) - value) > 1e-9 * value:
-                return f"{name} {value} is not a multiple of the tick {instrument.price_increment}"
+        reason = check_increments(order, self._instruments, self.name)
+        if reason:
+            return reason
         if order.post_only:
             return self._post_only_cross(order, order.price)
         return ""
@@ -353,7 +346,7 @@ class SimulatedVenue:
         """Fill what the rules allow and return the quantity filled."""
         sign = order.side.sign
         position = self._account.position_quantity(order.instrument_id)
-        closable = abs(position) if position * sign < 0 else 0.0
+        closable = closable_quantity(position, order.side)
         if order.quantity is None:
             quantity = self._size_from_cash(order, instrument, base_price, liquidity, bar, closable)
             if quantity <= 0:
@@ -386,17 +379,11 @@ class SimulatedVenue:
             return 0.0
         commission = self._config.commission.commission(instrument, qty, price, liquidity)
         if self._config.check_buying_power:
-            opening = max(0.0, qty - closable)
-            needed = opening * price * instrument.multiplier + commission * opening / qty
-            available = (
-                self._account.buying_power() + min(qty, closable) * price * instrument.multiplier
+            reason = buying_power_shortfall(
+                self._account, instrument, qty, price, commission, closable
             )
-            if opening > 0 and needed > available * (1 + 1e-12):
-                self._cancel(
-                    order,
-                    f"insufficient buying power: opening {opening:g} at {price:g} needs "
-                    f"{needed:,.2f}, available {available:,.2f}",
-                )
+            if reason:
+                self._cancel(order, reason)
                 return 0.0
         self._trade_ids += 1
         self._emit(
