@@ -31,6 +31,7 @@ from quantgrid.model import (
     SubmitOrder,
 )
 from quantgrid.portfolio import Portfolio, PortfolioView
+from quantgrid.regime import RegimeDetector, RegimeTracker
 from quantgrid.risk import RISK_ENDPOINT, RiskConfig, RiskEngine, TradingStateChanged
 from quantgrid.strategy import Strategy, StrategyError, StrategyParameterError
 from quantgrid.venues import (
@@ -75,6 +76,12 @@ class BacktestConfig:
     risk
         Pre-trade limits and breakers; when set, every strategy order goes through a
         ``RiskEngine`` first. ``None`` sends orders straight to the execution engine.
+    regime
+        A ``RegimeDetector`` whose model labels every instrument at every timestamp
+        during the run (a ``RegimeTracker`` on the bus); the risk engine then denies new
+        entries while an instrument is in one of ``risk.blocked_regimes`` (CHOPPY and
+        CRISIS by default). Needs ``risk``. The detector itself is not changed: each
+        run streams through a fresh one with its model.
     """
 
     initial_cash: float = 100_000.0
@@ -90,6 +97,7 @@ class BacktestConfig:
     risk_free_rate: float = 0.0
     chunk_size: int = 65_536
     risk: RiskConfig | None = None
+    regime: RegimeDetector | None = None
 
     def __post_init__(self) -> None:
         def fail(name: str, rule: str) -> None:
@@ -122,6 +130,15 @@ class BacktestConfig:
             fail("risk_free_rate", "must be an annual rate in (-1, 1)")
         if self.risk is not None and not isinstance(self.risk, RiskConfig):
             fail("risk", "must be a RiskConfig or None")
+        if self.regime is not None:
+            if not isinstance(self.regime, RegimeDetector):
+                fail("regime", "must be a RegimeDetector or None")
+            if self.risk is None:
+                msg = (
+                    "BacktestConfig.regime feeds the risk engine's regime block, so it needs "
+                    "risk too (e.g. risk=RiskConfig())"
+                )
+                raise ValueError(msg)
 
     def commission_model(self) -> CommissionModel:
         """Return the commission as a model."""
@@ -204,7 +221,12 @@ class BacktestEngine:
         risk_events: list[TradingStateChanged] = []
         risk: RiskEngine | None = None
         if config.risk is not None:
-            risk = RiskEngine(bus, clock, view, instruments, config.risk, execution)
+            regime_of = None
+            if config.regime is not None:
+                # A fresh detector per run: the config's may be shared by many runs.
+                detector = RegimeDetector(config.regime.model)
+                regime_of = RegimeTracker(detector, bus, self._data).regime_of
+            risk = RiskEngine(bus, clock, view, instruments, config.risk, execution, regime_of)
             bus.subscribe("events.risk.state", risk_events.append)
             endpoint = RISK_ENDPOINT
         history = {iid: _read_only(series) for iid, series in self._data.items()}

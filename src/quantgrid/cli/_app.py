@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from quantgrid import __version__
@@ -30,6 +31,7 @@ from quantgrid.model import OrderStatus, Regime
 from quantgrid.regime import RegimeDetector  # importing it also registers regime_switch
 from quantgrid.reports import stats_table, write_results
 from quantgrid.reports._format import jsonable
+from quantgrid.risk import RiskConfig, TradingState
 from quantgrid.strategy import BUILTIN_STRATEGIES, load_strategy
 from quantgrid.venues import BpsSlippage, BpsSpread
 
@@ -84,10 +86,45 @@ def backtest(
         bool, typer.Option("--json", help="Print one JSON object instead of a table.")
     ] = False,
     output: Annotated[
-        Path | None, typer.Option(help="Write stats.json, equity.csv, trades.csv, report.html.")
+        Path | None,
+        typer.Option(help="Write stats.json, equity.csv, trades.csv, risk.json, report.html."),
+    ] = None,
+    reduce_at_drawdown: Annotated[
+        float | None,
+        typer.Option(
+            help="Drawdown from the equity peak (a fraction, 0.05 = 5 %) from which only "
+            "orders that shrink a position pass.",
+            rich_help_panel="Risk limits",
+        ),
+    ] = None,
+    halt_at_drawdown: Annotated[
+        float | None,
+        typer.Option(
+            help="Drawdown from the equity peak (a fraction) at which trading halts: every "
+            "later order is denied.",
+            rich_help_panel="Risk limits",
+        ),
+    ] = None,
+    max_position: Annotated[
+        float | None,
+        typer.Option(
+            help="Units a position may reach (long or short), counting working orders.",
+            rich_help_panel="Risk limits",
+        ),
+    ] = None,
+    max_order_notional: Annotated[
+        float | None,
+        typer.Option(
+            help="Value one order may trade (quantity x price x multiplier).",
+            rich_help_panel="Risk limits",
+        ),
     ] = None,
 ) -> None:
-    """Run a backtest of STRATEGY over the --data files."""
+    """Run a backtest of STRATEGY over the --data files.
+
+    Any risk limit sends every order through the pre-trade risk checks first.
+    """
+    risk = _risk_config(reduce_at_drawdown, halt_at_drawdown, max_position, max_order_notional)
     with user_errors():
         strategy_cls = load_strategy(strategy)
         params = strategy_cls.parse_params(parse_params(param or []))
@@ -99,11 +136,40 @@ def backtest(
             slippage=BpsSlippage(slippage_bps) if slippage_bps else None,
             max_volume_fraction=volume_cap,
             instruments=instruments_for(series, tick_size, lot_size),
+            risk=risk,
         )
         total = sum(len(s) for s in series)
         with progress_bar(total, not json_output and total >= PROGRESS_MIN_BARS, "backtest") as cb:
             result = run_backtest(strategy_cls(params), series, config=config, progress=cb)
     _report(result, json_output, output)
+
+
+def _risk_config(
+    reduce_at_drawdown: float | None,
+    halt_at_drawdown: float | None,
+    max_position: float | None,
+    max_order_notional: float | None,
+) -> RiskConfig | None:
+    """Return the risk limits given on the command line, or None if none was.
+
+    A bad value exits with the rule it breaks, naming its option.
+    """
+    options = ("reduce_at_drawdown", "halt_at_drawdown", "max_position", "max_order_notional")
+    values = (reduce_at_drawdown, halt_at_drawdown, max_position, max_order_notional)
+    if all(value is None for value in values):
+        return None
+    try:
+        return RiskConfig(
+            reduce_at_drawdown=reduce_at_drawdown,
+            halt_at_drawdown=halt_at_drawdown,
+            max_position=max_position,
+            max_order_notional=max_order_notional,
+        )
+    except ValueError as exc:
+        message = str(exc).replace("RiskConfig.", "")
+        for name in options:
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        fail(escape(message))
 
 
 def _summary(result: BacktestResult) -> dict[str, Any]:
@@ -119,6 +185,7 @@ def _report(result: BacktestResult, json_output: bool, output: Path | None) -> N
     with user_errors():
         paths = write_results(result, output) if output is not None else {}
     _warn_about_refused_orders(result)
+    _warn_about_risk(result)
     if json_output:
         out.print_json(json.dumps(_summary(result), allow_nan=False))
         return
@@ -130,12 +197,15 @@ def _report(result: BacktestResult, json_output: bool, output: Path | None) -> N
 
 
 def _warn_about_refused_orders(result: BacktestResult) -> None:
-    """Say on stderr when orders were rejected or cancelled by the venue, and why."""
+    """Say on stderr when orders were rejected or cancelled by the venue, and why.
+
+    Orders the risk checks denied are left to ``_warn_about_risk``.
+    """
     reasons: dict[str, int] = {}
     for order in result.orders:
         event = order.events[-1] if order.events else None
         reason = str(getattr(event, "reason", ""))
-        if order.status in (OrderStatus.REJECTED, OrderStatus.DENIED) or (
+        if order.status is OrderStatus.REJECTED or (
             order.status is OrderStatus.CANCELED and reason != "canceled on request"
         ):
             reasons[reason] = reasons.get(reason, 0) + 1
@@ -144,10 +214,40 @@ def _warn_about_refused_orders(result: BacktestResult) -> None:
         common = max(reasons, key=reasons.__getitem__)
         err.print(
             f"[yellow]warning:[/] {total:,} orders were rejected or cancelled by the venue; "
-            f"most often ({reasons[common]:,}x): {common}",
+            f"most often ({reasons[common]:,}x): {escape(common)}",
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _warn_about_risk(result: BacktestResult) -> None:
+    """Say on stderr when the run ended REDUCING or HALTED (since when, why) or had denials."""
+    rejections = result.risk_rejections
+    counts: dict[str, int] = {}
+    for rejection in rejections:
+        counts[rejection.check] = counts.get(rejection.check, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    denied = (
+        f"{len(rejections):,} orders denied by the risk checks "
+        f"({', '.join(f'{check} {n:,}' for check, n in ranked)})"
+    )
+    last = result.trading_states[-1] if result.trading_states else None
+    if last is not None and last.state is not TradingState.ACTIVE:
+        effect = {
+            TradingState.HALTED: "no order passed",
+            TradingState.REDUCING: "only orders that shrink a position passed",
+        }[last.state]
+        message = (
+            f"trading {last.state.value} from {ns_to_iso(last.ts_event)} to the end "
+            f"({effect}): {escape(last.reason)}"
+        )
+        if rejections:
+            message += f"; {denied}"
+    elif rejections:
+        message = denied
+    else:
+        return
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -14,6 +14,13 @@ from quantgrid.analytics import drawdown
 from quantgrid.model import BarSeries, ClosedTrade
 from quantgrid.reports._downsample import MAX_POINTS, even_indices, minmax_indices
 from quantgrid.reports._format import formatted_groups, iso_times, jsonable
+from quantgrid.reports._risk import (
+    RISK_CSS,
+    has_risk_events,
+    risk_banner_html,
+    risk_section_html,
+    shade_state_periods,
+)
 
 if TYPE_CHECKING:
     from quantgrid.backtest import BacktestResult
@@ -46,7 +53,14 @@ table.qg-stats tbody + tbody tr:first-child td { border-top: 2px solid #c9ced6; 
 
 
 def render_report(result: BacktestResult) -> str:
-    """Return the report as one HTML document that embeds plotly.js (no network)."""
+    """Return the report as one HTML document that embeds plotly.js (no network).
+
+    Notes
+    -----
+    A run with trading-state changes or risk rejections also gets a Risk section
+    (``id="qg-risk"``), an alert under the title when it ended REDUCING or HALTED, and
+    those periods shaded on the equity and drawdown charts (amber and red).
+    """
     figure = _figure(result)
     charts = figure.to_html(
         full_html=False,
@@ -57,14 +71,22 @@ def render_report(result: BacktestResult) -> str:
     title = html.escape(result.strategy)
     params = html.escape(json.dumps(jsonable(result.params), sort_keys=True))
     instruments = html.escape(", ".join(result.instruments))
+    css, banner, risk = _CSS, "", ""
+    if has_risk_events(result):
+        css += RISK_CSS
+        banner = risk_banner_html(result)  # empty unless the run ended REDUCING or HALTED
+        banner += "\n" if banner else ""
+        risk = risk_section_html(result) + "\n"
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>QuantGrid report: {title}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+        f"<title>QuantGrid report: {title}</title>\n<style>{css}</style>\n</head>\n<body>\n"
         f"<h1>{title}</h1>\n"
         f'<p class="qg-meta">Instruments: {instruments} &middot; Parameters: {params}'
         " &middot; Times in UTC</p>\n"
+        f"{banner}"
         f'<div class="qg-layout">\n{_stats_html(result)}\n{charts}\n</div>\n'
+        f"{risk}"
         "</body>\n</html>\n"
     )
 
@@ -94,6 +116,7 @@ def _figure(result: BacktestResult) -> Any:
         subplot_titles=["Equity", "Drawdown [%]", *(f"{i} price" for i in priced)],
     )
     _add_equity(figure, result)
+    shade_state_periods(figure, result, rows=(1, 2))
     for row, instrument_id in enumerate(priced, start=3):
         trades = [t for t in result.trades if t.instrument_id == instrument_id]
         _add_price(figure, row, result.bars[instrument_id], trades)

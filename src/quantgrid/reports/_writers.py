@@ -6,13 +6,14 @@ import csv
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from quantgrid.analytics import drawdown
 from quantgrid.reports._format import iso_times, jsonable
 from quantgrid.reports._html import render_report
+from quantgrid.reports._risk import risk_document
 
 if TYPE_CHECKING:
     from quantgrid.backtest import BacktestResult
@@ -45,7 +46,8 @@ def write_results(result: BacktestResult, directory: str | os.PathLike[str]) -> 
     -------
     dict[str, Path]
         The written files by kind: ``stats`` (``stats.json``), ``equity``
-        (``equity.csv``), ``trades`` (``trades.csv``) and ``report`` (``report.html``).
+        (``equity.csv``), ``trades`` (``trades.csv``), ``risk`` (``risk.json``) and
+        ``report`` (``report.html``).
 
     Notes
     -----
@@ -53,9 +55,15 @@ def write_results(result: BacktestResult, directory: str | os.PathLike[str]) -> 
     ``Statistics.to_dict`` in order; NaN is written as ``null``. ``equity.csv`` has one
     row per equity row: ISO-8601 UTC time, equity, and drawdown from the running peak as
     a fraction <= 0. ``trades.csv`` has one row per closed trade with ``return_pct`` a
-    fraction, as in ``ClosedTrade``. Floats are written with Python's shortest
-    round-trip repr, so reading them back gives the same values. ``report.html``
-    embeds plotly.js and opens without a network.
+    fraction, as in ``ClosedTrade``. ``risk.json`` is written for every run:
+    ``final_state`` (``ACTIVE`` if the state never changed, as without
+    ``BacktestConfig.risk``), ``trading_states`` (each change with ``time`` in ISO-8601
+    UTC, ``ts_event`` in nanoseconds, ``previous``, ``state``, ``reason``),
+    ``rejections_by_check`` (counts, most frequent first) and ``rejections`` (every
+    order the risk checks denied: ``time``, ``ts_event``, ``client_order_id``,
+    ``strategy_id``, ``instrument_id``, ``check``, ``value``, ``limit``, ``message``).
+    Floats are written with Python's shortest round-trip repr, so reading them back
+    gives the same values. ``report.html`` embeds plotly.js and opens without a network.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,11 +71,13 @@ def write_results(result: BacktestResult, directory: str | os.PathLike[str]) -> 
         "stats": out / "stats.json",
         "equity": out / "equity.csv",
         "trades": out / "trades.csv",
+        "risk": out / "risk.json",
         "report": out / "report.html",
     }
     _write_stats(result, paths["stats"])
     _write_equity(result, paths["equity"])
     _write_trades(result, paths["trades"])
+    _write_json(risk_document(result), paths["risk"])
     paths["report"].write_text(render_report(result), encoding="utf-8")
     return paths
 
@@ -79,6 +89,10 @@ def _write_stats(result: BacktestResult, path: Path) -> None:
         "instruments": list(result.instruments),
         **result.stats.to_dict(),
     }
+    _write_json(document, path)
+
+
+def _write_json(document: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 

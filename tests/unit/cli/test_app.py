@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from quantgrid.backtest import BacktestConfig, run_backtest
 from quantgrid.cli import app
-from quantgrid.data import load_bars
+from quantgrid.core import NANOS_PER_DAY
+from quantgrid.data import load_bars, write_bars
 from quantgrid.strategy import SmaCross
+from tests.conftest import make_bars
 
 runner = CliRunner()
 
@@ -67,7 +70,7 @@ def test_backtest_json_has_every_statistic_and_matches_the_api(goog_csv: Path) -
     assert stats["params"] == {"fast": 10, "slow": 20, "size": None}
 
 
-def test_backtest_output_writes_the_four_files(goog_csv: Path, tmp_path: Path) -> None:
+def test_backtest_output_writes_the_five_files(goog_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["backtest", "ema_cross", "--data", f"GOOG={goog_csv}", "--param", "size=10"]
     result = runner.invoke(app, [*args, "--output", str(out)])
@@ -75,6 +78,7 @@ def test_backtest_output_writes_the_four_files(goog_csv: Path, tmp_path: Path) -
     assert sorted(p.name for p in out.iterdir()) == [
         "equity.csv",
         "report.html",
+        "risk.json",
         "stats.json",
         "trades.csv",
     ]
@@ -110,6 +114,14 @@ def test_strategy_from_a_file(tmp_path: Path, goog_csv: Path) -> None:
         (["no_such_strategy"], "unknown strategy 'no_such_strategy'"),
         (["missing.py:Thing"], "strategy file 'missing.py' does not exist"),
         (["sma_cross", "--commission", "2"], "commission must be a fraction"),
+        (["sma_cross", "--halt-at-drawdown", "1.5"], "--halt-at-drawdown must be a fraction"),
+        (
+            ["sma_cross", "--reduce-at-drawdown", "0.2", "--halt-at-drawdown", "0.1"],
+            "--reduce-at-drawdown (0.2) must be below --halt-at-drawdown (0.1)",
+        ),
+        (["sma_cross", "--reduce-at-drawdown", "nan"], "--reduce-at-drawdown must be positive"),
+        (["sma_cross", "--max-position", "-1"], "--max-position must be positive and finite"),
+        (["sma_cross", "--max-order-notional", "0"], "--max-order-notional must be positive"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(
@@ -177,6 +189,82 @@ def test_orders_the_venue_refused_are_reported(goog_csv: Path) -> None:
     assert result.exit_code == 0
     assert "orders were rejected or cancelled by the venue" in result.stderr
     assert "insufficient buying power" in result.stderr
+
+
+ALL_IN = """
+from quantgrid.strategy import Strategy
+
+class AllIn(Strategy):
+    name = "all_in"
+
+    def on_bar(self, bar):
+        if self.open_orders():
+            return
+        if self.position() == 0:
+            self.buy(cash_fraction=0.9)
+        else:
+            self.buy(1)
+"""
+
+
+@pytest.fixture
+def falling(tmp_path: Path) -> tuple[Path, Path]:
+    """Return a strategy file that buys all in and keeps adding, and bars that fall 30 %."""
+    closes = np.round(np.linspace(100.0, 70.0, 61), 2)
+    bars = tmp_path / "FALL.csv"
+    write_bars(make_bars(closes, "FALL", step_ns=NANOS_PER_DAY), bars)
+    source = tmp_path / "all_in.py"
+    source.write_text(ALL_IN)
+    return source, bars
+
+
+def test_risk_options_halt_the_run_and_say_when_and_why(
+    falling: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, bars = falling
+    out = tmp_path / "run"
+    args = ["backtest", f"{source}:AllIn", "--data", str(bars), "--output", str(out)]
+    args += ["--reduce-at-drawdown", "0.05", "--halt-at-drawdown", "0.1", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    risk = json.loads((out / "risk.json").read_text())
+    assert risk["final_state"] == "HALTED"
+    halt = risk["trading_states"][-1]
+    assert (
+        f"warning: trading HALTED from {halt['time']} to the end (no order passed): "
+        f"{halt['reason']};"
+    ) in warning
+    by_check = risk["rejections_by_check"]
+    assert f"orders denied by the risk checks (halted {by_check['halted']:,}, reducing" in warning
+    # Risk denials are not the venue's doing.
+    assert "by the venue" not in warning
+    assert json.loads(result.stdout)["strategy"] == "all_in"
+
+
+def test_a_run_that_ends_reducing_says_so(falling: tuple[Path, Path]) -> None:
+    source, bars = falling
+    args = ["backtest", f"{source}:AllIn", "--data", str(bars), "--reduce-at-drawdown", "0.05"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    assert "warning: trading REDUCING from 2024-" in warning
+    assert "to the end (only orders that shrink a position passed): drawdown 5." in warning
+    assert "orders denied by the risk checks (reducing " in warning
+
+
+def test_risk_limits_without_a_breach_say_what_was_denied(falling: tuple[Path, Path]) -> None:
+    source, bars = falling
+    args = ["backtest", f"{source}:AllIn", "--data", str(bars), "--max-position", "10"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    warning = " ".join(result.stderr.split())
+    # The all-in order (about 900 units) breaks the limit on every bar.
+    assert "warning: 61 orders denied by the risk checks (max_position 61)" in warning
+    assert "to the end" not in warning
+    unlimited = runner.invoke(app, ["backtest", f"{source}:AllIn", "--data", str(bars), "--json"])
+    assert unlimited.exit_code == 0, unlimited.output
+    assert "risk checks" not in unlimited.stderr
 
 
 PEEKER = """

@@ -105,6 +105,7 @@ def test_write_results_creates_the_directory_and_returns_paths(
         "stats": "stats.json",
         "equity": "equity.csv",
         "trades": "trades.csv",
+        "risk": "risk.json",
         "report": "report.html",
     }
     assert all(p.is_file() for p in paths.values())
@@ -192,6 +193,22 @@ def test_report_is_offline_and_has_the_charts_and_table(
     assert "AAA long entries" in page
     assert "BBB short entries" in page
     assert "exits" in page
+    # Without risk events nothing about risk shows.
+    assert 'id="qg-risk"' not in page
+    assert "qg-alert" not in page
+    assert "<b>HALTED</b>" not in page  # the label of a shaded period
+
+
+def test_risk_json_is_empty_without_risk_events(
+    written: tuple[BacktestResult, dict[str, Path]],
+) -> None:
+    _, paths = written
+    assert json.loads(paths["risk"].read_text(encoding="utf-8")) == {
+        "final_state": "ACTIVE",
+        "trading_states": [],
+        "rejections_by_check": {},
+        "rejections": [],
+    }
 
 
 def test_long_runs_are_downsampled_in_the_report(tmp_path: Path) -> None:
