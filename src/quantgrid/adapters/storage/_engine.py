@@ -1,0 +1,109 @@
+"""Engines, and the SQL both dialects share: insert-if-new, upserts, keyset pages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection, exc
+from sqlalchemy.dialects import postgresql, sqlite
+
+from quantgrid.adapters.storage._errors import StoreError
+
+#: Execution option: this transaction writes (on SQLite it begins IMMEDIATE).
+WRITE = "quantgrid_write"
+
+
+def normalise_url(url: str | sa.URL) -> sa.URL:
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError as error:
+        raise StoreError(f"url: not a database URL: {error}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    shown = parsed.render_as_string(hide_password=True)
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"url: {shown!r} is neither sqlite:/// nor postgresql://")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        msg = f"url: {shown!r} is an in-memory SQLite database; use InMemoryStore instead"
+        raise StoreError(msg)
+    return parsed
+
+
+def make_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
+    if url.get_backend_name() == "postgresql":
+        connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
+        return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    engine = sa.create_engine(url, connect_args={"timeout": busy_timeout_s})
+    busy_ms = round(busy_timeout_s * 1000)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, begins transactions (see on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            (mode,) = cursor.execute("PRAGMA journal_mode = WAL").fetchone()
+            if str(mode).lower() != "wal":
+                msg = f"database {url.database}: cannot use the WAL journal (got {mode})"
+                raise StoreError(msg)
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    def on_begin(conn: Connection) -> None:
+        # A writer takes the write lock up front, waiting up to the busy timeout; a
+        # deferred transaction that reads, then writes, fails at once if another wrote.
+        write = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    sa.event.listen(engine, "connect", on_connect)
+    sa.event.listen(engine, "begin", on_begin)
+    return engine
+
+
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_new(conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str) -> bool:
+    """Insert ``row`` unless ``key`` is taken; return whether it was inserted."""
+    statement = (
+        dialect_insert(conn, table)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=[key])
+        .returning(table.c[key])
+    )
+    # RETURNING, not rowcount: drivers need not report a rowcount for an INSERT.
+    return conn.execute(statement).first() is not None
+
+
+def keyset(
+    query: sa.Select[Any],
+    ts: sa.ColumnElement[int],
+    key: sa.ColumnElement[Any],
+    since_ns: int | None,
+    until_ns: int | None,
+) -> sa.Select[Any]:
+    if since_ns is not None:
+        query = query.where(ts >= since_ns)
+    if until_ns is not None:
+        query = query.where(ts < until_ns)
+    return query.order_by(ts, key)
+
+
+def after(
+    query: sa.Select[Any],
+    ts: sa.ColumnElement[int],
+    key: sa.ColumnElement[str],
+    start: tuple[int, str] | None,
+) -> sa.Select[Any]:
+    if start is None:
+        return query
+    at, ident = start
+    return query.where(sa.or_(ts > at, sa.and_(ts == at, key > ident)))

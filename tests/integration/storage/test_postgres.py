@@ -1,0 +1,129 @@
+"""PostgresStore on the loopback PostgreSQL: the contract, durability, migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from quantgrid.adapters.storage import PostgresStore, SqlStore, Store, StoreError
+from tests.integration.storage.migrations_check import (
+    check_schema_matches_tables,
+    check_unknown_revision_is_refused,
+    check_upgrade_downgrade_upgrade,
+)
+from tests.unit.adapters.storage.contract import StoreContract, make_fill, make_order
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def engine(postgres_url: sa.URL) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(postgres_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, postgres_url: sa.URL) -> Iterator[Store]:
+        with PostgresStore(postgres_url, auto_migrate=True) as store:
+            yield store
+
+
+def test_what_one_store_wrote_another_reads_back(postgres_url: sa.URL):
+    with PostgresStore(postgres_url, auto_migrate=True) as writer:
+        writer.save_order(make_order(price=Decimal("0.1")))
+        writer.record_fill(make_fill(quantity=Decimal("0.1")))
+        writer.record_fill(make_fill("t-2", quantity=Decimal("0.2")))
+        with PostgresStore(postgres_url) as reader:
+            stored = reader.get_order("o-1")
+            assert stored is not None
+            assert stored.filled_qty == Decimal("0.3")
+            assert stored.order.price == Decimal("0.1")
+
+
+def test_money_columns_are_numeric(postgres_url: sa.URL, engine: sa.Engine):
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    columns = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("fills")}
+    assert isinstance(columns["price"], sa.Numeric)
+    assert isinstance(columns["ts_event"], sa.BigInteger)
+
+
+def test_concurrent_redeliveries_of_a_fill_store_it_once(postgres_url: sa.URL):
+    with PostgresStore(postgres_url, auto_migrate=True) as store:
+        store.save_order(make_order())
+    stores = [PostgresStore(postgres_url) for _ in range(4)]
+    results: list[bool] = []
+    barrier = threading.Barrier(len(stores))
+
+    def deliver(store: SqlStore) -> None:
+        barrier.wait()
+        results.append(store.record_fill(make_fill()))
+
+    threads = [threading.Thread(target=deliver, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert sorted(results) == [False, False, False, True]
+    with PostgresStore(postgres_url) as reader:
+        stored = reader.get_order("o-1")
+        assert stored is not None
+        assert stored.filled_qty == Decimal("4")
+
+
+def test_concurrent_migrations_take_turns(postgres_url: sa.URL):
+    stores = [PostgresStore(postgres_url) for _ in range(3)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(stores))
+
+    def migrate(store: SqlStore) -> None:
+        barrier.wait()
+        try:
+            store.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for store in stores:
+        assert store.schema_revision() == "0001"
+        store.close()
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(postgres_url: sa.URL, engine: sa.Engine):
+    with PostgresStore(postgres_url) as store:
+        check_upgrade_downgrade_upgrade(store, engine)
+
+
+def test_the_migrated_schema_matches_the_tables(postgres_url: sa.URL, engine: sa.Engine):
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    check_schema_matches_tables(engine)
+
+
+def test_a_database_from_newer_code_is_refused(postgres_url: sa.URL, engine: sa.Engine):
+    with PostgresStore(postgres_url) as store:
+        check_unknown_revision_is_refused(store, engine)
+
+
+def test_plain_postgresql_urls_use_psycopg(postgres_url: sa.URL):
+    plain = postgres_url.set(drivername="postgresql")
+    with SqlStore(plain, auto_migrate=True) as store:
+        assert store.dialect == "postgresql"
+        assert store.save_order(make_order()) is True
+
+
+def test_postgres_store_refuses_another_database():
+    with pytest.raises(StoreError, match="PostgresStore: url must be a postgresql:// URL"):
+        PostgresStore("sqlite:///x.db")
