@@ -68,6 +68,7 @@ PUBLIC_API = {
         "SubmitOrderList",
         "TimeInForce",
         "TradeTick",
+        "check_amend",
     ),
     "quantgrid.indicators": (
         "ADX",
@@ -172,7 +173,6 @@ PUBLIC_API = {
         "TickSlippage",
         "VenueConfig",
         "VolumeShareSlippage",
-        "check_amend",
     ),
     "quantgrid.portfolio": (
         "POSITION_TOPIC",

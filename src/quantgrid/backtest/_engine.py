@@ -215,7 +215,7 @@ class BacktestEngine:
                 check_buying_power=config.check_buying_power,
             ),
         )
-        execution = ExecutionEngine(bus, clock, venue.endpoint)
+        execution = ExecutionEngine(bus, clock, venue.endpoint, instruments)
         view = PortfolioView(portfolio)
         endpoint = EXECUTE_ENDPOINT
         risk_events: list[TradingStateChanged] = []

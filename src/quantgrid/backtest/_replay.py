@@ -197,7 +197,9 @@ class ReplayEngine:
             self.portfolio,
             config.venue,
         )
-        self.execution = ExecutionEngine(self.bus, self.clock, self.venue.endpoint)
+        self.execution = ExecutionEngine(
+            self.bus, self.clock, self.venue.endpoint, self.instruments
+        )
         self.view = PortfolioView(self.portfolio)
         self.order_endpoint = EXECUTE_ENDPOINT
         self.risk: RiskEngine | None = None

@@ -24,12 +24,15 @@ notion of them:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from quantgrid.core import Clock, MessageBus
 from quantgrid.execution._contingency import check_order_list
 from quantgrid.model import (
     CancelAllOrders,
     CancelOrder,
     ContingencyType,
+    Instrument,
     ModifyOrder,
     Order,
     OrderAccepted,
@@ -49,6 +52,7 @@ from quantgrid.model import (
     OrderUpdated,
     SubmitOrder,
     SubmitOrderList,
+    check_amend,
 )
 
 EXECUTE_ENDPOINT = "ExecEngine.execute"
@@ -86,15 +90,28 @@ class ExecutionEngine:
     never creates a second order; it is counted in ``duplicate_submissions`` and dropped.
     """
 
-    def __init__(self, bus: MessageBus, clock: Clock, venue_endpoint: str) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        clock: Clock,
+        venue_endpoint: str,
+        instruments: Mapping[str, Instrument] | None = None,
+    ) -> None:
         self._bus = bus
         self._clock = clock
         self._venue_endpoint = venue_endpoint
         self._orders: dict[str, Order] = {}
         # Orders of a list whose links the engine manages, by client order id.
         self._linked: dict[str, Order] = {}
+        # Amends waiting for the one in flight to be answered, by client order id.
+        self._queued_modify: dict[str, ModifyOrder] = {}
+        # Orders cancelled because a linked order filled or ended: their cancel must not
+        # cascade back to the order that caused it.
+        self._link_canceled: set[str] = set()
+        self._instruments: dict[str, Instrument] = dict(instruments or {})
         self.duplicate_submissions = 0
         self.unknown_requests = 0
+        self.redundant_requests = 0
         bus.register(EXECUTE_ENDPOINT, self.execute)
         bus.register(PROCESS_ENDPOINT, self.process)
 
@@ -145,23 +162,7 @@ class ExecutionEngine:
             self._modify(command)
         elif kind is CancelAllOrders:
             assert isinstance(command, CancelAllOrders)
-            for order in self.open_orders(command.strategy_id):
-                if command.instrument_id in (None, order.instrument_id):
-                    self._cancel(
-                        CancelOrder(
-                            order.client_order_id,
-                            order.instrument_id,
-                            order.strategy_id,
-                            command.ts_init,
-                        )
-                    )
-            for order in list(self._linked.values()):
-                if (
-                    order.status is OrderStatus.INITIALIZED
-                    and order.strategy_id == command.strategy_id
-                    and command.instrument_id in (None, order.instrument_id)
-                ):
-                    self._cancel_held(order, "canceled on request")
+            self._cancel_all(command)
         else:
             msg = f"the execution engine cannot handle {kind.__name__}"
             raise TypeError(msg)
@@ -193,22 +194,52 @@ class ExecutionEngine:
             if not order.parent_order_id and order.status is OrderStatus.INITIALIZED:
                 self._send_order(order)
 
+    def _cancel_all(self, command: CancelAllOrders) -> None:
+        for order in self.open_orders(command.strategy_id):
+            # Re-read the status: a link may have closed the order during this loop.
+            if (
+                command.instrument_id in (None, order.instrument_id)
+                and order.is_open
+                and order.status is not OrderStatus.PENDING_CANCEL
+            ):
+                self._cancel(
+                    CancelOrder(
+                        order.client_order_id,
+                        order.instrument_id,
+                        order.strategy_id,
+                        command.ts_init,
+                    )
+                )
+        for order in list(self._linked.values()):
+            if not (
+                order.status is OrderStatus.INITIALIZED
+                and order.strategy_id == command.strategy_id
+                and command.instrument_id in (None, order.instrument_id)
+            ):
+                continue
+            parent = self._orders.get(order.parent_order_id)
+            if parent is not None and parent.is_open:
+                # Held until the entry's cancel is answered: if the entry fills first,
+                # its exits must still go out; if not, they are cancelled with it.
+                continue
+            self._cancel_held(order, "canceled on request")
+
     def _cancel(self, command: CancelOrder) -> None:
         order = self._orders.get(command.client_order_id)
         if order is None:
             self.unknown_requests += 1
             return
+        reason = command.reason or "canceled on request"
         if order.status is OrderStatus.INITIALIZED:
-            self._cancel_held(order, "canceled on request")
+            self._cancel_held(order, reason)
             return
-        if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
-            reason = (
-                "a cancel is already pending"
-                if order.is_open
-                else f"order is already {order.status.value}"
-            )
-            self._apply(self._event(OrderCancelRejected, order, reason))
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self.redundant_requests += 1  # the cancel on its way answers this one too
             return
+        if not order.is_open:
+            self._refuse(OrderCancelRejected, order, f"order is already {order.status.value}")
+            return
+        self._queued_modify.pop(order.client_order_id, None)  # superseded by the cancel
         if order.status is not OrderStatus.SUBMITTED:
             self._apply(self._event(OrderPendingCancel, order))
         self._bus.send(self._venue_endpoint, command)
@@ -218,43 +249,64 @@ class ExecutionEngine:
         if order is None:
             self.unknown_requests += 1
             return
+        if order.status is OrderStatus.INITIALIZED:
+            self._modify_held(order, command)
+            return
         parent = self._orders.get(order.parent_order_id) if order.parent_order_id else None
         if parent is not None and command.quantity is not None:
             limit = self._target_quantity(order, parent)
-            if command.quantity > limit + 1e-9 and order.status is not OrderStatus.INITIALIZED:
+            if command.quantity > limit + 1e-9:
                 reason = (
                     f"quantity {command.quantity:g} would close more than the {limit:g} "
                     f"that entry {parent.client_order_id} left open"
                 )
-                self._apply(self._event(OrderModifyRejected, order, reason))
+                self._refuse(OrderModifyRejected, order, reason)
                 return
-        if order.status is OrderStatus.INITIALIZED:
-            # A held contingent order: amended here, before it ever reaches a venue.
-            self._apply(
-                OrderUpdated(
-                    order.client_order_id,
-                    order.strategy_id,
-                    order.instrument_id,
-                    self._clock.timestamp_ns(),
-                    command.quantity if command.quantity is not None else order.quantity or 0.0,
-                    command.price,
-                    command.trigger_price,
-                )
-            )
-            return
         if not order.is_open or order.status is OrderStatus.PENDING_CANCEL:
             reason = (
                 "a cancel is pending" if order.is_open else f"order is already {order.status.value}"
             )
-            self._apply(self._event(OrderModifyRejected, order, reason))
+            self._refuse(OrderModifyRejected, order, reason)
+            return
+        if order.status is OrderStatus.PENDING_UPDATE:
+            # One amend in flight at a time: the latest waiting one goes when it is answered.
+            self._queued_modify[order.client_order_id] = command
             return
         if order.status is not OrderStatus.SUBMITTED:
             self._apply(self._event(OrderPendingUpdate, order))
         self._bus.send(self._venue_endpoint, command)
 
+    def _modify_held(self, order: Order, command: ModifyOrder) -> None:
+        """Amend an order the engine still holds (a bracket exit waiting for its entry)."""
+        instrument = self._instruments.get(order.instrument_id)
+        if command.quantity is not None:
+            reason = "the quantity of a held exit is set from its entry's fills"
+        elif instrument is None:
+            reason = f"no instrument {order.instrument_id!r} to check the amend against"
+        else:
+            reason = check_amend(order, command, instrument, held=True)
+        if reason:
+            self._refuse(OrderModifyRejected, order, reason)
+            return
+        self._apply(
+            OrderUpdated(
+                order.client_order_id,
+                order.strategy_id,
+                order.instrument_id,
+                self._clock.timestamp_ns(),
+                order.quantity or 0.0,
+                command.price,
+                command.trigger_price,
+            )
+        )
+
     def reject_modify(self, order: Order, reason: str) -> None:
         """Refuse an amend before it reached a venue (used by risk checks)."""
-        self._apply(self._event(OrderModifyRejected, order, reason))
+        self._refuse(OrderModifyRejected, order, reason)
+
+    def _refuse(self, event_type: type[OrderEvent], order: Order, reason: str) -> None:
+        """Record a request refused here: the order's status does not change."""
+        self._apply(self._event(event_type, order, reason, False))
 
     def process(self, event: OrderEvent) -> None:
         """Apply an event reported by a venue and publish it."""
@@ -280,8 +332,16 @@ class ExecutionEngine:
             raise LookupError(msg)
         order.apply(event)
         self._bus.publish(_TOPICS[type(event)], event)
+        if self._queued_modify and event.client_order_id in self._queued_modify:
+            self._send_queued_modify(order)
         if self._linked and event.client_order_id in self._linked:
             self._follow_links(order, event)
+
+    def _send_queued_modify(self, order: Order) -> None:
+        if order.is_closed:
+            self._queued_modify.pop(order.client_order_id, None)
+        elif order.status is not OrderStatus.PENDING_UPDATE:
+            self._modify(self._queued_modify.pop(order.client_order_id))
 
     def _event(self, event_type: type[OrderEvent], order: Order, *fields: object) -> OrderEvent:
         return event_type(
@@ -308,7 +368,8 @@ class ExecutionEngine:
                         child, f"parent {order.client_order_id} ended with nothing filled"
                     )
         contingency = order.contingency
-        if contingency in (ContingencyType.OCO, ContingencyType.OUO):
+        caused_by_link = kind is OrderCanceled and order.client_order_id in self._link_canceled
+        if contingency in (ContingencyType.OCO, ContingencyType.OUO) and not caused_by_link:
             siblings = [self._orders[oid] for oid in order.linked_order_ids if oid in self._orders]
             if order.is_closed or contingency is ContingencyType.OCO:
                 for sibling in siblings:
@@ -319,8 +380,33 @@ class ExecutionEngine:
                 for sibling in siblings:
                     self._resize(sibling, parent)
         if order.is_closed:
+            self._link_canceled.discard(order.client_order_id)
+            if order.parent_order_id:
+                self._end_bracket_if_unprotected(order.parent_order_id)
             # Keep the link table to the orders that can still change something.
             self._linked.pop(order.client_order_id, None)
+
+    def _end_bracket_if_unprotected(self, parent_id: str) -> None:
+        """Cancel what is left of an entry once none of its exits can work any more.
+
+        A bracket's entry never fills without exits: when they have all ended (one
+        took profit on the part filled so far, or they were cancelled), the entry's
+        remainder is cancelled too.
+        """
+        parent = self._orders.get(parent_id)
+        if parent is None or not parent.is_open or parent.status is OrderStatus.PENDING_CANCEL:
+            return
+        exits = [self._orders[oid] for oid in parent.linked_order_ids if oid in self._orders]
+        if exits and all(o.is_closed for o in exits):
+            self._cancel(
+                CancelOrder(
+                    parent.client_order_id,
+                    parent.instrument_id,
+                    parent.strategy_id,
+                    self._clock.timestamp_ns(),
+                    reason="its exits ended before it filled completely",
+                )
+            )
 
     def _release_children(self, parent: Order, children: list[Order]) -> None:
         for child in children:
@@ -355,8 +441,8 @@ class ExecutionEngine:
         return max(0.0, parent.filled_qty - siblings_filled)
 
     def _resize(self, order: Order, parent: Order | None) -> None:
-        if order.is_closed or order.status is OrderStatus.PENDING_CANCEL:
-            return
+        if order.is_closed or order.status in (OrderStatus.PENDING_CANCEL, OrderStatus.INITIALIZED):
+            return  # a held exit gets its quantity when it is released
         if parent is not None:
             wanted = self._target_quantity(order, parent)
         else:
@@ -384,14 +470,17 @@ class ExecutionEngine:
 
     def _cancel_linked(self, order: Order, reason: str) -> None:
         if order.status is OrderStatus.INITIALIZED:
+            self._link_canceled.add(order.client_order_id)
             self._cancel_held(order, reason)
         elif order.is_open and order.status is not OrderStatus.PENDING_CANCEL:
+            self._link_canceled.add(order.client_order_id)
             self._cancel(
                 CancelOrder(
                     order.client_order_id,
                     order.instrument_id,
                     order.strategy_id,
                     self._clock.timestamp_ns(),
+                    reason=reason,
                 )
             )
 

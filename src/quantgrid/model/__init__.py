@@ -1,5 +1,6 @@
 """The trading domain: instruments, market data, orders, events, positions, accounts."""
 
+from quantgrid.model._amend import check_amend
 from quantgrid.model._book import InvalidMarketDataError, OrderBookDepth
 from quantgrid.model._commands import (
     CancelAllOrders,
@@ -82,4 +83,5 @@ __all__ = [
     "SubmitOrderList",
     "TimeInForce",
     "TradeTick",
+    "check_amend",
 ]

@@ -46,12 +46,13 @@ class ModifyOrder(msgspec.Struct, frozen=True):
 
 
 class CancelOrder(msgspec.Struct, frozen=True):
-    """Ask for a working order to be cancelled."""
+    """Ask for a working order to be cancelled; ``reason`` ends up on ``OrderCanceled``."""
 
     client_order_id: str
     instrument_id: str
     strategy_id: str
     ts_init: int
+    reason: str = ""
 
 
 class CancelAllOrders(msgspec.Struct, frozen=True):

@@ -65,15 +65,25 @@ class OrderPendingUpdate(OrderEvent, frozen=True, gc=False):
 
 
 class OrderModifyRejected(OrderEvent, frozen=True, gc=False):
-    """The venue refused an amend; the order works on unchanged."""
+    """An amend was refused; the order works on unchanged.
+
+    ``from_venue`` is true when the venue answered a pending amend (the order leaves
+    PENDING_UPDATE), false when the execution or risk engine refused a new request
+    before it reached the venue (the order's status does not change).
+    """
 
     reason: str
+    from_venue: bool = True
 
 
 class OrderCancelRejected(OrderEvent, frozen=True, gc=False):
-    """The venue refused a cancel (the order had already filled or ended, say)."""
+    """A cancel was refused (the order had already filled or ended, say).
+
+    ``from_venue`` as for ``OrderModifyRejected``.
+    """
 
     reason: str
+    from_venue: bool = True
 
 
 class OrderCanceled(OrderEvent, frozen=True, gc=False):

@@ -241,7 +241,11 @@ class Order:
             # PARTIALLY_FILLED, and must still work as a limit order.
             self.triggered = True
         if new_status is None:
-            new_status = self._working_status()
+            assert isinstance(event, OrderCancelRejected | OrderModifyRejected | OrderUpdated)
+            if isinstance(event, OrderUpdated) or event.from_venue:
+                new_status = self._working_status()
+            else:
+                new_status = self.status  # a new request refused: the pending one stands
         self.status = new_status
         self.ts_last = event.ts_event
         self.events.append(event)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from quantgrid.core import Clock, MessageBus
-from quantgrid.execution import ExecutionEngine
+from quantgrid.execution import ExecutionEngine, check_order_list
 from quantgrid.model import (
     Bar,
     CancelAllOrders,
@@ -25,6 +25,7 @@ from quantgrid.model import (
     Regime,
     SubmitOrder,
     SubmitOrderList,
+    check_amend,
 )
 from quantgrid.portfolio import PortfolioView
 from quantgrid.risk._config import InstrumentLimits, RiskConfig
@@ -129,6 +130,7 @@ class RiskEngine:
             # Tick and quote replays and paper trading mark the portfolio on these.
             bus.subscribe("data.quotes.>", self.on_market_data, priority=BAR_PRIORITY)
             bus.subscribe("data.trades.>", self.on_market_data, priority=BAR_PRIORITY)
+            bus.subscribe("data.book.>", self.on_market_data, priority=BAR_PRIORITY)
 
     # -- queries -------------------------------------------------------------------------
     @property
@@ -164,6 +166,11 @@ class RiskEngine:
         if kind is SubmitOrder:
             assert isinstance(command, SubmitOrder)
             order = command.order
+            if self._execution.order(order.client_order_id) is not None:
+                # A repeated client order id: the execution engine drops it, unchecked
+                # here so it is neither counted twice nor denied over a live order.
+                self._execution.execute(command)
+                return
             rejection = self.check(order)
             if rejection is None:
                 self._accept(order)
@@ -184,6 +191,12 @@ class RiskEngine:
             raise TypeError(msg)
 
     def _submit_list(self, command: SubmitOrderList) -> None:
+        known = [o for o in command.orders if self._execution.order(o.client_order_id)]
+        if known:
+            self._execution.execute(command)  # a repeat (dropped) or a refused reuse (raises)
+            return
+        # Inconsistent links raise before anything is counted as working.
+        check_order_list(command.order_list_id, command.orders, {})
         entries = [o for o in command.orders if not o.parent_order_id]
         for order in entries:
             rejection = self.check(order)
@@ -212,21 +225,20 @@ class RiskEngine:
         if increase <= 0 and not moves_price:
             self._execution.execute(command)
             return
-        leaves = max(new_qty - order.filled_qty, 0.0)
+        instrument = self._instruments.get(order.instrument_id)
+        reason = "" if instrument is None else check_amend(order, command, instrument)
+        if reason:
+            # Refused as the venue would refuse it; no probe order can be built from it.
+            self._execution.reject_modify(order, reason)
+            return
+        price = command.price if command.price is not None else order.price
+        trigger = (
+            command.trigger_price if command.trigger_price is not None else order.trigger_price
+        )
         probes = [
-            # The whole new order against the order-size, notional and price-band
+            # The whole amended order against the order-size, notional and price-band
             # limits; counted as reducing, so the position limits are not applied twice.
-            replace(
-                order,
-                quantity=leaves or order.leaves_qty,
-                price=command.price if command.price is not None else order.price,
-                trigger_price=(
-                    command.trigger_price
-                    if command.trigger_price is not None
-                    else order.trigger_price
-                ),
-                reduce_only=True,
-            )
+            replace(order, quantity=new_qty, price=price, trigger_price=trigger, reduce_only=True)
         ]
         if increase > 0 and not order.reduce_only:
             # The increase against the position and exposure limits.

@@ -1,6 +1,5 @@
 """Venues: where orders are filled. The simulated venues (bars, order book) and fill models."""
 
-from quantgrid.venues._amend import check_amend
 from quantgrid.venues._book import BookVenueConfig, OrderBookVenue, QueuePosition
 from quantgrid.venues._models import (
     BpsSlippage,
@@ -37,5 +36,4 @@ __all__ = [
     "TickSlippage",
     "VenueConfig",
     "VolumeShareSlippage",
-    "check_amend",
 ]

@@ -94,8 +94,8 @@ from quantgrid.model import (
     SubmitOrder,
     TimeInForce,
     TradeTick,
+    check_amend,
 )
-from quantgrid.venues._amend import check_amend
 from quantgrid.venues._checks import buying_power_shortfall, check_increments, closable_quantity
 from quantgrid.venues._levels import (
     EMPTY,
@@ -318,7 +318,7 @@ class OrderBookVenue:
             if working is None:
                 return  # never reached this venue: nothing to cancel or refuse
             if working.live:
-                self._cancel(working, "canceled on request")
+                self._cancel(working, command.reason or "canceled on request")
             else:
                 status = working.order.status.value
                 self._emit(OrderCancelRejected, working.order, f"order is already {status}")
@@ -683,7 +683,6 @@ class OrderBookVenue:
         book.last_trade = price
         size = trade.size
         aggressor = trade.aggressor_side
-        book.hit(price, size, aggressor)
         through: list[Working] = []
         bids_at: list[Working] = []
         asks_at: list[Working] = []
@@ -703,10 +702,13 @@ class OrderBookVenue:
         instrument = self._instruments[iid]
         if through:
             self._fill_through(through, instrument)
+        ours = 0.0
         if bids_at:
-            self._fill_queue(bids_at, size, instrument)
+            ours += self._fill_queue(bids_at, size, instrument)
         if asks_at:
-            self._fill_queue(asks_at, size, instrument)
+            ours += self._fill_queue(asks_at, size, instrument)
+        # Only the part of the print our orders did not take used up displayed size.
+        book.hit(price, size - ours, aggressor)
         self._trigger_stops(book)
 
     def _fill_through(self, orders: list[Working], instrument: Instrument) -> None:
@@ -717,9 +719,12 @@ class OrderBookVenue:
                 quantity = working.order.leaves_qty
                 self._fill(working, instrument, quantity, working.price, LiquiditySide.MAKER)
 
-    def _fill_queue(self, orders: list[Working], size: float, instrument: Instrument) -> None:
+    def _fill_queue(self, orders: list[Working], size: float, instrument: Instrument) -> float:
         """Run a print of ``size`` down the queue at one price: the external size ahead of
-        each of our orders first, then the order itself, in time priority."""
+        each of our orders first, then the order itself, in time priority.
+
+        Returns the quantity our orders took from the print.
+        """
         orders.sort(key=priority)
         remaining = size
         taken = 0.0  # external size the print has used up so far, all ahead of what follows
@@ -736,6 +741,7 @@ class OrderBookVenue:
                 remaining -= self._fill(
                     working, instrument, quantity, working.price, LiquiditySide.MAKER
                 )
+        return size - remaining - taken
 
     def _trigger_stops(self, book: InstrumentBook) -> None:
         for working in list(book.orders):

@@ -64,8 +64,8 @@ from quantgrid.model import (
     OrderUpdated,
     SubmitOrder,
     TimeInForce,
+    check_amend,
 )
-from quantgrid.venues._amend import check_amend
 from quantgrid.venues._checks import buying_power_shortfall, check_increments, closable_quantity
 from quantgrid.venues._models import CommissionModel, NoCommission, SlippageModel, SpreadModel
 
@@ -164,7 +164,7 @@ class SimulatedVenue:
         elif isinstance(command, CancelOrder):
             order = self._orders.get(command.client_order_id)
             if order is not None and order.is_open:
-                self._cancel(order, "canceled on request")
+                self._cancel(order, command.reason or "canceled on request")
             elif order is not None:
                 self._emit(OrderCancelRejected, order, f"order is {order.status.value}")
         elif isinstance(command, ModifyOrder):
@@ -261,7 +261,11 @@ class SimulatedVenue:
         cap = self._config.max_volume_fraction
         capacity = math.inf if cap is None else cap * bar.volume
         n_before = len(working)
-        capacity = self._match_orders(bar, list(working), capacity)
+        # What each order could fill when the bar opened: an amend made while the bar is
+        # matched (an exit resized by its entry's fill later in the bar) must not trade
+        # the increase at prices from before it was made.
+        at_open = {o.client_order_id: o.leaves_qty for o in working if o.quantity is not None}
+        capacity = self._match_orders(bar, list(working), capacity, at_open)
         released = [o for o in working[n_before:] if o.is_open and o.parent_order_id]
         if released:
             self._match_released(bar, released, capacity)
@@ -288,8 +292,17 @@ class SimulatedVenue:
             orders.sort(key=lambda o: o.order_type not in (OrderType.STOP, OrderType.STOP_LIMIT))
             capacity = self._match_orders(rest, orders, capacity)
 
-    def _match_orders(self, bar: Bar, orders: list[Order], capacity: float) -> float:
-        """Fill, trigger or expire ``orders`` on ``bar``; return the volume left to fill."""
+    def _match_orders(
+        self,
+        bar: Bar,
+        orders: list[Order],
+        capacity: float,
+        at_open: dict[str, float] | None = None,
+    ) -> float:
+        """Fill, trigger or expire ``orders`` on ``bar``; return the volume left to fill.
+
+        ``at_open`` caps an order's fill at what it could fill when the bar opened.
+        """
         day = bar.ts_event // NANOS_PER_DAY
         instrument = self._instruments[bar.instrument_id]
         for order in orders:
@@ -309,7 +322,10 @@ class SimulatedVenue:
                         order, f"{order.time_in_force.value}: not marketable on its first bar"
                     )
                 continue
-            capacity -= self._fill(order, instrument, bar, price, liquidity, capacity)
+            room = capacity
+            if at_open is not None:
+                room = min(room, at_open.get(order.client_order_id, room))
+            capacity -= self._fill(order, instrument, bar, price, liquidity, room)
         return capacity
 
     def _match_price(self, order: Order, bar: Bar) -> tuple[float | None, LiquiditySide]:

@@ -250,3 +250,26 @@ def test_drawdown_breaker_halts_a_replay_on_quote_marks() -> None:
     denied = [o for o in result.orders if o.status is OrderStatus.DENIED]
     assert denied and all(o.ts_init >= halted_at for o in denied)
     assert {r.check for r in result.risk_rejections} == {"halted"}
+
+
+def test_drawdown_breaker_also_runs_on_depth_snapshots() -> None:
+    falling = [
+        OrderBookDepth("X", T0 + k * MS, ((100.0 - 3 * k, 1_000.0),), ((100.01 - 3 * k, 1_000.0),))
+        for k in range(6)
+    ]
+    result = run_replay(
+        ReplayConfig(instruments=[X], initial_cash=5_000.0, risk=RiskConfig(halt_at_drawdown=0.05)),
+        BuyThenBuyOnBook(),
+        falling,
+    )
+
+    assert [s.state.value for s in result.trading_states] == ["HALTED"]
+
+
+class BuyThenBuyOnBook(Strategy):
+    """Buys on every depth snapshot."""
+
+    name: ClassVar[str] = "buy-on-book"
+
+    def on_book(self, book: OrderBookDepth) -> None:
+        self.buy(10)

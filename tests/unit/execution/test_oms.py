@@ -21,6 +21,7 @@ from quantgrid.model import (
     OrderStatus,
     OrderType,
     OrderUpdated,
+    SubmitOrder,
     SubmitOrderList,
 )
 from quantgrid.risk import InstrumentLimits, RiskConfig, RiskEngine
@@ -335,3 +336,137 @@ def test_amend_of_a_bracket_exit_beyond_the_open_position_is_refused() -> None:
     )
     node.strategy.modify(sl, quantity=3, stop=91.0)
     assert (sl.quantity, sl.trigger_price, sl.status) == (3.0, 91.0, S.ACCEPTED)
+
+
+# -- regressions found in review -----------------------------------------------------------
+def test_partial_fill_of_an_oco_leg_cancels_the_other_but_keeps_working() -> None:
+    node = Node(VenueConfig(max_volume_fraction=0.01))
+    node.flat(100.0)
+    a, b = node.strategy.submit_oco(
+        node.strategy.make_order(BUY, 10, price=99.0),
+        node.strategy.make_order(BUY, 10, price=90.0),
+    )
+
+    node.bar(99.0, 99.0, 99.0, 99.0, volume=300.0)  # a fills 3 of 10
+
+    assert (a.status, a.filled_qty) == (S.PARTIALLY_FILLED, 3.0)
+    assert b.status is S.CANCELED
+    assert b.events[-1].reason == f"linked order {a.client_order_id} partially_filled"  # type: ignore[attr-defined]
+    node.bar(99.0, 99.0, 99.0, 99.0, volume=1_000.0)
+    assert (a.status, a.filled_qty) == (S.FILLED, 10.0)
+
+
+def test_entry_remainder_is_cancelled_once_its_exits_have_ended() -> None:
+    node = Node(VenueConfig(max_volume_fraction=0.01))
+    node.flat(100.0)
+    entry, sl, tp = node.strategy.bracket(
+        BUY, 10, entry_price=100.0, stop_loss=95.0, take_profit=101.0
+    )
+    assert sl is not None and tp is not None
+    node.bar(100.0, 100.0, 100.0, 100.0, volume=500.0)  # entry fills 5 of 10
+    assert entry.filled_qty == 5.0
+
+    node.bar(101.0, 101.0, 101.0, 101.0, volume=500.0)  # take-profit closes those 5
+
+    assert tp.status is S.FILLED and sl.status is S.CANCELED
+    assert entry.status is S.CANCELED
+    assert entry.events[-1].reason == "its exits ended before it filled completely"  # type: ignore[attr-defined]
+    node.bar(100.0, 100.0, 90.0, 90.0)
+    assert node.portfolio.position_quantity("X") == 0.0  # never left without exits
+
+
+def test_exit_resized_by_a_later_entry_fill_does_not_trade_the_increase_at_the_open() -> None:
+    node = Node(VenueConfig(max_volume_fraction=0.01))
+    node.flat(100.0)
+    entry, _, tp = node.strategy.bracket(
+        BUY, 10, entry_price=99.0, stop_loss=95.0, take_profit=101.0
+    )
+    assert tp is not None
+    node.bar(99.0, 99.0, 99.0, 99.0, volume=500.0)  # entry 5; take-profit works for 5
+
+    node.bar(102.0, 102.0, 98.5, 99.0)  # opens at 102, then the entry buys 5 more at 99
+
+    assert entry.filled_qty == 10.0
+    assert [(f.last_qty, f.last_px) for f in node.fills(tp)] == [(5.0, 102.0)]
+    assert (tp.quantity, tp.status) == (10.0, S.PARTIALLY_FILLED)
+
+
+def test_amends_of_held_exits_are_checked_before_they_are_applied() -> None:
+    node = Node()
+    node.flat(100.0)
+    _, sl, tp = node.strategy.bracket(BUY, 10, entry_price=90.0, stop_loss=85.0, take_profit=110.0)
+    assert sl is not None and tp is not None
+
+    node.engine.execute(ModifyOrder(sl.client_order_id, "X", sl.strategy_id, 0, price=94.0))
+    node.engine.execute(ModifyOrder(tp.client_order_id, "X", tp.strategy_id, 0, price=110.001))
+    node.strategy.modify(tp, quantity=3)
+    node.strategy.modify(sl, stop=86.0)
+
+    reasons = [e.reason for e in sl.events + tp.events if isinstance(e, OrderModifyRejected)]
+    assert reasons == [
+        "STOP orders take no price",
+        "price 110.001 is not a multiple of the tick 0.01",
+        "the quantity of a held exit is set from its entry's fills",
+    ]
+    assert (sl.price, sl.trigger_price, sl.status) == (None, 86.0, S.INITIALIZED)
+    assert (tp.price, tp.quantity) == (110.0, 10.0)
+
+
+def test_risk_passes_repeated_submissions_through_unchecked() -> None:
+    node, risk = _risk_node(RiskConfig(per_instrument={"X": InstrumentLimits(max_position=25.0)}))
+    node.flat(100.0)
+    order = node.strategy.buy(10, price=90.0)
+
+    node.bus.send("RiskEngine.execute", SubmitOrder(order, 0))
+    second = node.strategy.buy(10, price=90.0)
+    risk.halt("test")
+    node.bus.send("RiskEngine.execute", SubmitOrder(order, 0))
+
+    assert node.engine.duplicate_submissions == 2
+    assert (order.status, second.status) == (S.ACCEPTED, S.ACCEPTED)
+    assert risk.rejections == ()
+
+
+def test_risk_refuses_an_inconsistent_list_without_counting_it() -> None:
+    node, risk = _risk_node(RiskConfig(per_instrument={"X": InstrumentLimits(max_position=15.0)}))
+    node.flat(100.0)
+    a = node.strategy.make_order(BUY, 10, price=90.0)
+    b = node.strategy.make_order(BUY, 10, price=89.0)
+    a.contingency, a.linked_order_ids = ContingencyType.OCO, (b.client_order_id,)
+    b.contingency = ContingencyType.OCO
+
+    with pytest.raises(InvalidOrderError, match="but not the other way"):
+        node.bus.send("RiskEngine.execute", SubmitOrderList("L", (a, b), 0))
+
+    assert node.strategy.buy(10, price=90.0).status is S.ACCEPTED  # nothing phantom pending
+
+
+def test_risk_refuses_amends_the_venue_would_refuse_and_checks_the_new_quantity() -> None:
+    node, _ = _risk_node(RiskConfig(max_order_quantity=10.0))
+    node.flat(100.0)
+    stop = node.strategy.buy(5, stop=105.0)
+    limit = node.strategy.buy(10, price=95.0)
+
+    node.bus.send(
+        "RiskEngine.execute",
+        ModifyOrder(stop.client_order_id, "X", stop.strategy_id, 0, price=106.0),
+    )
+    node.strategy.modify(limit, quantity=18)
+
+    assert stop.events[-1].reason == "STOP orders take no price"  # type: ignore[attr-defined]
+    assert "order quantity 18 > limit 10" in limit.events[-1].reason  # type: ignore[attr-defined]
+    assert (stop.status, limit.status, limit.quantity) == (S.ACCEPTED, S.ACCEPTED, 10.0)
+
+
+def test_cancel_all_over_an_oco_pair_refuses_nothing() -> None:
+    node = Node()
+    node.flat(100.0)
+    legs = node.strategy.submit_oco(
+        node.strategy.make_order(BUY, 1, price=95.0),
+        node.strategy.make_order(BUY, 1, price=94.0),
+    )
+
+    node.strategy.cancel_all()
+
+    assert [o.status for o in legs] == [S.CANCELED, S.CANCELED]
+    assert not any(type(e).__name__ == "OrderCancelRejected" for o in legs for e in o.events)

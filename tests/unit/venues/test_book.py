@@ -85,7 +85,7 @@ class Node:
             self.portfolio,
             config or BookVenueConfig(),
         )
-        self.engine = ExecutionEngine(self.bus, self.clock, self.venue.endpoint)
+        self.engine = ExecutionEngine(self.bus, self.clock, self.venue.endpoint, self.instruments)
         self.trader = Trader()
         self.trader.attach(self.clock, self.bus, PortfolioView(self.portfolio), self.instruments)
         self.events: list[OrderEvent] = []
@@ -922,3 +922,53 @@ def test_invariants_over_random_sessions(
     position = sum(f.side.sign * f.last_qty for f in fills)
     assert node.portfolio.position_quantity("X") == pytest.approx(position)
     assert all(o.is_open for o in node.venue.working_orders())
+
+
+# -- requests in flight ----------------------------------------------------------------------
+def test_second_cancel_while_one_is_in_flight_keeps_the_order_pending() -> None:
+    node = Node(BookVenueConfig(latency_ns=5 * MS))
+    node.quote(99.0, 101.0)
+    order = node.buy(10, price=98.0)
+    node.wait(10 * MS)
+
+    node.trader.cancel(order)
+    node.trader.cancel(order)
+    node.trader.modify(order, price=98.5)
+
+    assert order.status is OrderStatus.PENDING_CANCEL
+    assert node.engine.redundant_requests == 1
+    node.wait(10 * MS)
+    assert order.status is OrderStatus.CANCELED
+    assert order.price == 98.0
+
+
+def test_amends_wait_for_the_one_in_flight_and_the_latest_goes_next() -> None:
+    node = Node(BookVenueConfig(latency_ns=5 * MS))
+    node.quote(99.0, 101.0)
+    order = node.buy(10, price=98.0)
+    node.wait(10 * MS)
+
+    node.trader.modify(order, price=98.1)
+    node.trader.modify(order, price=98.2)
+    node.trader.modify(order, price=98.3)
+    assert order.status is OrderStatus.PENDING_UPDATE
+    node.wait(6 * MS)  # the first amend is answered; the latest waiting one is sent
+    assert (order.status, order.price) == (OrderStatus.PENDING_UPDATE, 98.1)
+    node.wait(6 * MS)
+
+    assert (order.status, order.price) == (OrderStatus.ACCEPTED, 98.3)
+    kinds = [type(e).__name__ for e in order.events]
+    assert kinds.count("OrderPendingUpdate") == 2 and kinds.count("OrderUpdated") == 2
+
+
+def test_print_that_fills_our_order_leaves_the_size_behind_us_displayed() -> None:
+    node = Node()
+    node.quote(100.0, 100.05, bid_size=50.0)
+    node.buy(20, price=100.01)  # improves the bid: nothing ahead
+    node.depth([(100.01, 200.0), (100.0, 50.0)], [(100.05, 100.0)])  # 200 join behind us
+
+    node.trade(100.01, 20.0, OrderSide.SELL)  # fills our 20
+
+    assert node.venue.depth("X").bids[0] == (100.01, 200.0)
+    later = node.buy(10, price=100.01)
+    assert node.venue.queue_ahead(later.client_order_id) == 200.0

@@ -89,7 +89,7 @@ class Node:
             self.portfolio,
             config or VenueConfig(),
         )
-        self.engine = ExecutionEngine(self.bus, self.clock, self.venue.endpoint)
+        self.engine = ExecutionEngine(self.bus, self.clock, self.venue.endpoint, self.instruments)
         self.strategy = Trader()
         self.strategy.attach(self.clock, self.bus, PortfolioView(self.portfolio), self.instruments)
         self.strategy.on_start()

@@ -1,17 +1,25 @@
-"""The rules every simulated venue applies to an amend (``ModifyOrder``)."""
+"""The rules an amend (``ModifyOrder``) must follow, at a venue or before it."""
 
 from __future__ import annotations
 
 import math
 
-from quantgrid.model import Instrument, ModifyOrder, Order, OrderType
+from quantgrid.model._commands import ModifyOrder
+from quantgrid.model._enums import OrderStatus, OrderType
+from quantgrid.model._instrument import Instrument
+from quantgrid.model._orders import Order
 
 _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _TRIGGERED = (OrderType.STOP, OrderType.STOP_LIMIT)
 
 
-def check_amend(order: Order, command: ModifyOrder, instrument: Instrument) -> str:
-    """Return why a venue refuses ``command`` for ``order``, or ``""`` to accept it.
+def check_amend(
+    order: Order, command: ModifyOrder, instrument: Instrument, *, held: bool = False
+) -> str:
+    """Return why ``command`` cannot amend ``order``, or ``""`` to accept it.
+
+    With ``held`` the order may be one the execution engine still holds (a bracket's
+    exit waiting for its entry, INITIALIZED).
 
     Notes
     -----
@@ -22,7 +30,7 @@ def check_amend(order: Order, command: ModifyOrder, instrument: Instrument) -> s
     quantity, price, trigger = command.quantity, command.price, command.trigger_price
     if quantity is None and price is None and trigger is None:
         return "the amend changes nothing"
-    if not order.is_open:
+    if not (order.is_open or (held and order.status is OrderStatus.INITIALIZED)):
         return f"order is {order.status.value}"
     if quantity is not None:
         if not (math.isfinite(quantity) and quantity > 0):
