@@ -25,6 +25,7 @@ from quantgrid.cli._common import (
 )
 from quantgrid.cli._optimize import optimize, walk_forward_command
 from quantgrid.cli._sweep import sweep
+from quantgrid.cli._users import keys_app, users_app
 from quantgrid.core import ns_to_iso
 from quantgrid.data import SyntheticConfig, generate_market, save_market
 from quantgrid.model import OrderStatus, Regime
@@ -331,6 +332,8 @@ def strategies() -> None:
 app.command()(sweep)
 app.command()(optimize)
 app.command("walk-forward")(walk_forward_command)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 REGIME_FEATURES = (
     "natr",
