@@ -428,7 +428,7 @@ def test_risk_passes_repeated_submissions_through_unchecked() -> None:
 
 
 def test_risk_refuses_an_inconsistent_list_without_counting_it() -> None:
-    node, risk = _risk_node(RiskConfig(per_instrument={"X": InstrumentLimits(max_position=15.0)}))
+    node, _ = _risk_node(RiskConfig(per_instrument={"X": InstrumentLimits(max_position=15.0)}))
     node.flat(100.0)
     a = node.strategy.make_order(BUY, 10, price=90.0)
     b = node.strategy.make_order(BUY, 10, price=89.0)
