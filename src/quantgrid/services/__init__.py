@@ -29,11 +29,20 @@ from quantgrid.services._http.metrics import ServiceMetrics
 from quantgrid.services._http.openapi import assert_stable_operation_ids, operation_id
 from quantgrid.services._http.problems import Problem, ValidationProblem, problem_response
 from quantgrid.services._http.settings import ServiceSettings, SettingsError
+from quantgrid.services._registry import (
+    GATEWAY,
+    INFRASTRUCTURE_ENV,
+    SERVICES,
+    ServiceSpec,
+)
 
 __all__ = [
     "CORRELATION_ID_HEADER",
+    "GATEWAY",
     "IDEMPOTENCY_KEY_HEADER",
+    "INFRASTRUCTURE_ENV",
     "PROBLEM_JSON",
+    "SERVICES",
     "CircuitBreaker",
     "CircuitState",
     "DependencyUnavailableError",
@@ -44,6 +53,7 @@ __all__ = [
     "ServiceError",
     "ServiceMetrics",
     "ServiceSettings",
+    "ServiceSpec",
     "SettingsError",
     "ValidationProblem",
     "assert_stable_operation_ids",

@@ -9,8 +9,11 @@ import pytest
 PUBLIC_API = {
     "quantgrid.services": (
         "CORRELATION_ID_HEADER",
+        "GATEWAY",
         "IDEMPOTENCY_KEY_HEADER",
+        "INFRASTRUCTURE_ENV",
         "PROBLEM_JSON",
+        "SERVICES",
         "CircuitBreaker",
         "CircuitState",
         "DependencyUnavailableError",
@@ -21,6 +24,7 @@ PUBLIC_API = {
         "ServiceError",
         "ServiceMetrics",
         "ServiceSettings",
+        "ServiceSpec",
         "SettingsError",
         "ValidationProblem",
         "assert_stable_operation_ids",
