@@ -18,6 +18,7 @@ PUBLIC_API = {
         "LiveClock",
         "MessageBus",
         "PriceCache",
+        "Serializer",
         "TestClock",
         "dt_to_ns",
         "ns_to_day",

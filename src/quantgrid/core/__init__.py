@@ -3,6 +3,7 @@
 from quantgrid.core._bus import Handler, MessageBus, topic_matches
 from quantgrid.core._clock import Clock, LiveClock, TestClock
 from quantgrid.core._prices import PriceCache
+from quantgrid.core._serial import Serializer
 from quantgrid.core._time import (
     NANOS_PER_DAY,
     NANOS_PER_SECOND,
@@ -20,6 +21,7 @@ __all__ = [
     "LiveClock",
     "MessageBus",
     "PriceCache",
+    "Serializer",
     "TestClock",
     "dt_to_ns",
     "ns_to_day",

@@ -59,7 +59,6 @@ Matching rules (every one is tested):
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -68,7 +67,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from quantgrid.core import NANOS_PER_DAY, Clock, MessageBus, PriceCache
+from quantgrid.core import NANOS_PER_DAY, Clock, MessageBus, PriceCache, Serializer
 from quantgrid.model import (
     CancelAllOrders,
     CancelOrder,
@@ -215,8 +214,7 @@ class OrderBookVenue:
         self._rng = np.random.default_rng(self._config.seed)
         self._last_arrival = -1
         self._in_flight = 0
-        self._busy = False
-        self._deferred: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._serializer = Serializer()
         self._seq = count(1)
         self._venue_ids = 0
         self._trade_ids = 0
@@ -295,17 +293,7 @@ class OrderBookVenue:
 
     def _serially(self, action: Callable[[Any], None], argument: Any) -> None:
         """Run ``action`` now, or after the matching in progress if there is one."""
-        if self._busy:
-            self._deferred.append((action, argument))
-            return
-        self._busy = True
-        try:
-            action(argument)
-            while self._deferred:
-                deferred, deferred_argument = self._deferred.popleft()
-                deferred(deferred_argument)
-        finally:
-            self._busy = False
+        self._serializer.run(action, argument)
 
     def _handle(self, command: object) -> None:
         kind = type(command)

@@ -11,12 +11,11 @@ engine in front of it. Parent events are published on ``events.algo.<kind>``.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from quantgrid.core import Clock, MessageBus
+from quantgrid.core import Clock, MessageBus, Serializer
 from quantgrid.execution import EXECUTE_ENDPOINT
 from quantgrid.execution.algorithms._base import ExecAlgorithm
 from quantgrid.execution.algorithms._messages import (
@@ -183,8 +182,7 @@ class ExecAlgorithmEngine:
         self._owners: dict[str, ExecAlgorithm] = {}
         self._seen: set[str] = set()
         self._results: dict[str, ParentOrderEnded | ParentOrderRejected] = {}
-        self._busy = False
-        self._deferred: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self._serializer = Serializer()
         self.duplicate_submissions = 0
         self.unknown_requests = 0
         bus.register(ALGO_ENDPOINT, self.execute)
@@ -397,15 +395,5 @@ class ExecAlgorithmEngine:
             self._serially(algo.handle_event, event)
 
     def _serially(self, action: Callable[[Any], None], argument: Any) -> None:
-        """Run ``action`` now, or after what the algorithms are handling if anything."""
-        if self._busy:
-            self._deferred.append((action, argument))
-            return
-        self._busy = True
-        try:
-            action(argument)
-            while self._deferred:
-                deferred, deferred_argument = self._deferred.popleft()
-                deferred(deferred_argument)
-        finally:
-            self._busy = False
+        """Run ``action`` now, or after what the algorithms are handling if there is one."""
+        self._serializer.run(action, argument)
