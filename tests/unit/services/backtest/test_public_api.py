@@ -1,0 +1,52 @@
+"""The backtest service's public API is deliberate: this test changes with it."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC_API = {
+    "quantgrid.services.backtest": (
+        "INTERRUPTED",
+        "WORKER_DIED",
+        "BacktestJobPage",
+        "BacktestJobView",
+        "BacktestJobs",
+        "BacktestRequest",
+        "BacktestResults",
+        "BacktestSettings",
+        "DataFile",
+        "DataPathError",
+        "EquityPage",
+        "EquityPoint",
+        "FileData",
+        "InProcessJobRunner",
+        "JobEndedError",
+        "JobNotDoneError",
+        "JobNotFoundError",
+        "JobRunner",
+        "JobSpec",
+        "Outcome",
+        "ProcessPoolJobRunner",
+        "QueueFullError",
+        "QueueJobRunner",
+        "RecoveryReport",
+        "ResultsGoneError",
+        "RiskLimits",
+        "SyntheticData",
+        "check_data_name",
+        "create_app",
+        "execute_job",
+        "resolve_data_file",
+    ),
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_all_is_the_public_api_sorted(module_name: str):
+    module = importlib.import_module(module_name)
+    assert tuple(module.__all__) == PUBLIC_API[module_name]
+    assert list(module.__all__) == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
+    for name in module.__all__:
+        assert getattr(module, name) is not None
