@@ -1,0 +1,347 @@
+"""Reading a node's state back from the store at start, and rebuilding its orders.
+
+Everything here runs on a worker thread before the node takes orders: it reads, and
+rebuilds core objects from what it read; the node decides what to do with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from quantgrid.adapters.storage import (
+    AccountEventKind,
+    AccountEventRecord,
+    FillRecord,
+    OrderRecord,
+    PositionRecord,
+    Store,
+    StoredOrder,
+    to_decimal,
+)
+from quantgrid.core import NANOS_PER_DAY
+from quantgrid.model import (
+    InvalidOrderError,
+    InvalidStateTransitionError,
+    Order,
+    OrderCanceled,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderModifyRejected,
+    OrderStatus,
+    PositionChanged,
+    SubmitOrder,
+    TimeInForce,
+)
+from quantgrid.node._errors import RecoveryError
+from quantgrid.node._views import RecoveryReport
+from quantgrid.risk import RISK_ENDPOINT
+
+if TYPE_CHECKING:
+    from quantgrid.node._node import TradingNode
+
+_log = logging.getLogger("quantgrid.node")
+
+#: Statuses of orders the node must pick up again: working, or stored but never sent.
+OPEN_STATUSES = frozenset(
+    {
+        OrderStatus.INITIALIZED,
+        OrderStatus.SUBMITTED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.TRIGGERED,
+        OrderStatus.PARTIALLY_FILLED,
+        OrderStatus.PENDING_CANCEL,
+        OrderStatus.PENDING_UPDATE,
+    }
+)
+#: Cash movements that fills make; every other kind is capital put in or taken out.
+_FROM_FILLS = frozenset({AccountEventKind.TRADE, AccountEventKind.COMMISSION})
+_PAGE = 1000
+
+
+@dataclass(slots=True)
+class StoredState:
+    """What the store holds of one account, read at start.
+
+    Attributes
+    ----------
+    cash_events
+        Whether the account has any cash movement yet (none: a first start).
+    capital
+        Sum of the movements fills did not make (deposits, withdrawals, ...).
+    balance
+        Sum of all the account's movements in its currency.
+    fills
+        Every stored fill, by time then trade id.
+    open_orders
+        Orders in ``OPEN_STATUSES``, with their decoded histories, by ``ts_init``.
+    positions
+        The stored position snapshots of the account.
+    """
+
+    cash_events: bool = False
+    capital: Decimal = Decimal(0)
+    balance: Decimal = Decimal(0)
+    fills: list[FillRecord] = field(default_factory=list)
+    open_orders: list[tuple[StoredOrder, list[OrderEvent]]] = field(default_factory=list)
+    positions: list[PositionRecord] = field(default_factory=list)
+
+
+def load_state(store: Store, account_id: str, currency: str) -> StoredState:
+    """Read an account's cash movements, fills, open orders and positions.
+
+    Notes
+    -----
+    Pages through the listings (1,000 rows a call), so it takes one call per page
+    plus one per open order (its history).
+    """
+    state = StoredState()
+    movements: list[AccountEventRecord] = store.account_events(account_id)
+    state.cash_events = bool(movements)
+    own = [m for m in movements if m.currency == currency]
+    state.capital = sum((m.amount for m in own if m.kind not in _FROM_FILLS), Decimal(0))
+    state.balance = sum((m.amount for m in own), Decimal(0))
+    after: str | None = None
+    while True:
+        fills = store.list_fills(limit=_PAGE, after=after)
+        state.fills.extend(fills.items)
+        after = fills.next_cursor
+        if after is None:
+            break
+    while True:
+        orders = store.list_orders(status=OPEN_STATUSES, limit=_PAGE, after=after)
+        for stored in orders.items:
+            events = [e.decode() for e in store.order_events(stored.order.client_order_id)]
+            state.open_orders.append((stored, events))
+        after = orders.next_cursor
+        if after is None:
+            break
+    state.positions = store.positions(account_id)
+    return state
+
+
+def order_from_record(record: OrderRecord) -> Order:
+    """Return a new ``Order`` (INITIALIZED) with the fields of a stored request."""
+    return Order(
+        client_order_id=record.client_order_id,
+        strategy_id=record.strategy_id,
+        instrument_id=record.instrument_id,
+        side=record.side,
+        order_type=record.order_type,
+        quantity=_float(record.quantity),
+        price=_float(record.price),
+        trigger_price=_float(record.trigger_price),
+        time_in_force=record.time_in_force,
+        post_only=record.post_only,
+        reduce_only=record.reduce_only,
+        cash_fraction=_float(record.cash_fraction),
+        tag=record.tag,
+        ts_init=record.ts_init,
+        contingency=record.contingency,
+        parent_order_id=record.parent_order_id,
+        linked_order_ids=record.linked_order_ids,
+        order_list_id=record.order_list_id,
+    )
+
+
+def rebuild_order(stored: StoredOrder, events: list[OrderEvent]) -> Order:
+    """Return the order as its stored history left it.
+
+    Raises
+    ------
+    InvalidStateTransitionError
+        If the history does not replay (an event its status did not allow).
+    """
+    order = order_from_record(stored.order)
+    for event in events:
+        order.apply(event)
+    return order
+
+
+def replacement(order: Order) -> Order:
+    """Return a copy of a working ``order`` to place again on a new venue.
+
+    The copy is INITIALIZED, so the execution engine submits it as usual, but it keeps
+    what the order has done: filled quantity, average price, current quantity and
+    prices (after amends), whether its stop triggered, and its history. The venue
+    works only what is left (``leaves_qty``), so nothing fills twice.
+    """
+    return dataclasses.replace(order, status=OrderStatus.INITIALIZED, events=list(order.events))
+
+
+def fill_event(fill: FillRecord) -> OrderFilled:
+    """Return the ``OrderFilled`` event a stored fill came from."""
+    return OrderFilled(
+        fill.client_order_id,
+        fill.strategy_id,
+        fill.instrument_id,
+        fill.ts_event,
+        fill.trade_id,
+        fill.side,
+        float(fill.quantity),
+        float(fill.price),
+        float(fill.commission),
+        fill.liquidity_side,
+        fill.currency,
+    )
+
+
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def restore(node: TradingNode, state: StoredState) -> RecoveryReport:
+    """Bring ``node`` (wired, not yet trading) to where the stored state left off.
+
+    In order: the capital is deposited (first start) or checked against the stored
+    deposits; the stored fills are replayed into the portfolio, each trade id once;
+    lagging position snapshots and missing cash movements are written again; then each
+    open order is picked up (see ``RecoveryReport`` for what happens to which).
+
+    Raises
+    ------
+    RecoveryError
+        If the stored capital is not ``config.initial_cash``, or a stored fill trades
+        an instrument the config does not list.
+    """
+    config, recorder, portfolio = node.config, node.recorder, node.portfolio
+    now = node.clock.timestamp_ns()
+    capital = to_decimal(config.initial_cash)
+    if not state.cash_events:
+        recorder.deposit(capital, node.currency, now)
+    elif state.capital != capital:
+        msg = (
+            f"account {config.account_id!r} holds {state.capital} {node.currency} of "
+            f"capital in the store, but the config says initial_cash={config.initial_cash:g}: "
+            "point the node at its own store or account, or set the stored capital"
+        )
+        raise RecoveryError(msg)
+
+    replayed = 0
+    expected = state.capital
+    recorder.muted = True
+    try:
+        for fill in state.fills:
+            if fill.instrument_id not in node.instruments:
+                msg = (
+                    f"stored fill {fill.trade_id} trades {fill.instrument_id!r}, which "
+                    "NodeConfig.instruments does not list"
+                )
+                raise RecoveryError(msg)
+            if not node.remember_trade(fill.trade_id):
+                continue
+            event = fill_event(fill)
+            portfolio.on_fill(event)
+            expected += sum((m.amount for m in recorder.cash_movements(event)), Decimal(0))
+            replayed += 1
+    finally:
+        recorder.muted = False
+    if state.cash_events and expected != state.balance:
+        # A fill was stored but not all of its cash movements: write them (idempotent).
+        _log.warning("cash movements of some fills were missing; writing them again")
+        for fill in state.fills:
+            recorder.store_cash_movements(fill_event(fill))
+
+    repaired = _repair_positions(node, state, now)
+    report = _pick_up_orders(node, state, now)
+    return dataclasses.replace(report, fills=replayed, positions_repaired=repaired)
+
+
+def _repair_positions(node: TradingNode, state: StoredState, now: int) -> tuple[str, ...]:
+    stored = {p.instrument_id: p for p in state.positions}
+    repaired = []
+    for iid in sorted(node.instruments):
+        snap = node.portfolio.position(iid)
+        record = stored.get(iid)
+        if record is None and not snap.quantity and not snap.realized_pnl:
+            continue
+        if (
+            record is not None
+            and record.quantity == to_decimal(snap.quantity)
+            and record.avg_px_open == to_decimal(snap.avg_px_open)
+            and record.realized_pnl == to_decimal(snap.realized_pnl)
+        ):
+            continue
+        ts = now if record is None else max(now, record.ts_event)
+        node.recorder.store_position(
+            PositionChanged(iid, snap.quantity, snap.avg_px_open, snap.realized_pnl, ts)
+        )
+        repaired.append(iid)
+    return tuple(repaired)
+
+
+def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> RecoveryReport:
+    replaced: list[str] = []
+    resubmitted: list[str] = []
+    canceled: list[str] = []
+    expired: list[str] = []
+    amends_lost: list[str] = []
+    unrecoverable: list[str] = []
+    recorder = node.recorder
+    for stored, events in state.open_orders:
+        oid = stored.order.client_order_id
+        try:
+            if stored.order.instrument_id not in node.instruments:
+                msg = f"instrument {stored.order.instrument_id!r} is not in the config"
+                raise InvalidOrderError(msg)
+            order = rebuild_order(stored, events)
+        except (InvalidStateTransitionError, InvalidOrderError) as error:
+            _log.error("order %s cannot be recovered, left as stored: %s", oid, error)
+            unrecoverable.append(oid)
+            continue
+        status = order.status
+        if status is OrderStatus.INITIALIZED:
+            # Stored, never checked or sent, never acknowledged: a retry of the request
+            # finds it, so it is worked now, through the risk checks like any order.
+            node.bus.send(RISK_ENDPOINT, SubmitOrder(order, now))
+            resubmitted.append(oid)
+            continue
+        ending: OrderEvent | None = None
+        if status is OrderStatus.PENDING_CANCEL:
+            reason = "cancel completed at restart: the order ended with the previous run"
+            ending = OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+            canceled.append(oid)
+        elif order.time_in_force is TimeInForce.DAY and _day(order.ts_init) < _day(now):
+            if status is OrderStatus.SUBMITTED:
+                reason = "DAY order of an earlier day, never accepted"
+                ending = OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+            else:
+                ending = OrderExpired(oid, order.strategy_id, order.instrument_id, now)
+            expired.append(oid)
+        if ending is not None:
+            order.apply(ending)
+            recorder.record(ending, order.status)
+            continue
+        if status is OrderStatus.PENDING_UPDATE:
+            lost = OrderModifyRejected(
+                oid,
+                order.strategy_id,
+                order.instrument_id,
+                now,
+                "amend lost in a restart: the order works on unchanged; send it again",
+                True,
+            )
+            order.apply(lost)
+            recorder.record(lost, order.status)
+            amends_lost.append(oid)
+        copy = replacement(order)
+        recorder.replacing[oid] = order.status
+        node.execution.execute(SubmitOrder(copy, now))
+        node.risk.track(copy)
+        replaced.append(oid)
+    return RecoveryReport(
+        replaced=tuple(replaced),
+        resubmitted=tuple(resubmitted),
+        canceled=tuple(canceled),
+        expired=tuple(expired),
+        amends_lost=tuple(amends_lost),
+        unrecoverable=tuple(unrecoverable),
+    )
+
+
+def _day(ts_ns: int) -> int:
+    return ts_ns // NANOS_PER_DAY
