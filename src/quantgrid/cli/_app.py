@@ -24,6 +24,7 @@ from quantgrid.cli._common import (
     user_errors,
 )
 from quantgrid.cli._optimize import optimize, walk_forward_command
+from quantgrid.cli._serve import serve, up
 from quantgrid.cli._sweep import sweep
 from quantgrid.cli._users import keys_app, users_app
 from quantgrid.core import ns_to_iso
@@ -332,6 +333,8 @@ def strategies() -> None:
 app.command()(sweep)
 app.command()(optimize)
 app.command("walk-forward")(walk_forward_command)
+app.command()(up)
+app.command()(serve)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 

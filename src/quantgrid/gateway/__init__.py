@@ -7,6 +7,7 @@ for one with ``authenticated()`` or ``require_role(...)``, and ``auth_router`` s
 ``/auth``. See ``docs/auth.md``.
 """
 
+from quantgrid.gateway._app import create_gateway_app
 from quantgrid.gateway._auth import Authenticator
 from quantgrid.gateway._deps import AuthState, auth_state, authenticated, install_auth, require_role
 from quantgrid.gateway._errors import (
@@ -22,6 +23,7 @@ from quantgrid.gateway._errors import (
 from quantgrid.gateway._keys import ApiKeys, NewApiKey
 from quantgrid.gateway._passwords import default_password_hasher
 from quantgrid.gateway._principal import Principal
+from quantgrid.gateway._proxy import ServiceProxy
 from quantgrid.gateway._ratelimit import InMemoryRateLimiter, RateLimiter
 from quantgrid.gateway._router import auth_router
 from quantgrid.gateway._settings import AuthSettings, RateLimit, RateLimits
@@ -44,6 +46,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimiter",
     "RateLimits",
+    "ServiceProxy",
     "SupportsPasswordRehash",
     "TokenClaims",
     "TokenPair",
@@ -55,6 +58,7 @@ __all__ = [
     "auth_router",
     "auth_state",
     "authenticated",
+    "create_gateway_app",
     "default_password_hasher",
     "install_auth",
     "require_role",

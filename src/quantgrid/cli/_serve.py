@@ -1,0 +1,109 @@
+"""``quantgrid up`` and ``quantgrid serve NAME``: run the platform, or one service."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.markup import escape
+
+from quantgrid.adapters.storage import Role, SqlStore, StoreError
+from quantgrid.cli._common import fail, out
+from quantgrid.gateway import Users
+from quantgrid.runtime import (
+    DEFAULT_DATABASE_URL,
+    ConfigError,
+    Runtime,
+    RuntimeConfig,
+    build_platform,
+    build_service,
+)
+from quantgrid.services import GATEWAY, SERVICES, SettingsError
+
+DEMO_USER = "demo"
+
+Host = Annotated[
+    str, typer.Option(help="Address to listen on; 0.0.0.0 only in a container or behind TLS.")
+]
+
+
+def up(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The gateway's port.")] = GATEWAY.port,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help=f"sqlite:///path.db, postgresql://... or a SQLite file path "
+            f"[default: QUANTGRID_DATABASE_URL, else {DEFAULT_DATABASE_URL}]",
+        ),
+    ] = None,
+) -> None:
+    """Run every service in one process behind the gateway, on embedded defaults.
+
+    Without QUANTGRID_JWT_SECRET a random secret is made for this run. On an empty
+    database a trader called demo is created and its password printed once.
+    """
+    with _config_errors():
+        config = RuntimeConfig.from_env(
+            "one-process", database_url=database_url, generate_secret=True
+        )
+        runtime = build_platform(config)
+    _create_demo_user(runtime.store)
+    out.print(f"QuantGrid gateway on http://{host}:{port} (API under /api/<service>/)")
+    _run(runtime, host, port)
+
+
+def serve(
+    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(SERVICES)}.")],
+    host: Host = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: the service's own]")
+    ] = None,
+) -> None:
+    """Run one service (or the gateway) of the distributed mode in this process.
+
+    It finds the others at QUANTGRID_<NAME>_URL and shares QUANTGRID_DATABASE_URL,
+    QUANTGRID_NATS_URL and QUANTGRID_REDIS_URL with them.
+    """
+    if name not in SERVICES:
+        fail(f"unknown service {escape(name)!r}: choose one of {', '.join(SERVICES)}")
+    with _config_errors():
+        runtime = build_service(name, RuntimeConfig.from_env("distributed"))
+    out.print(f"QuantGrid {name} on http://{host}:{port or SERVICES[name].port}")
+    _run(runtime, host, port or SERVICES[name].port)
+
+
+def _run(runtime: Runtime, host: str, port: int) -> None:
+    # uvicorn's loggers propagate to the JSON handler; the services log each request.
+    uvicorn.run(runtime.asgi(), host=host, port=port, log_config=None, access_log=False)
+
+
+@contextmanager
+def _config_errors() -> Iterator[None]:
+    """Report a configuration that cannot run as one line naming the variable."""
+    try:
+        yield
+    except (ConfigError, SettingsError) as exc:
+        fail(escape(str(exc)))
+    except StoreError as exc:
+        fail(escape(str(exc)), code=1)
+
+
+def _create_demo_user(store: SqlStore) -> None:
+    """On an empty database, create the trader ``demo`` and print its password once."""
+    users = Users(store)
+    if users.list_users():
+        return
+    password = secrets.token_urlsafe(18)
+    users.create_user(DEMO_USER, password, Role.TRADER)
+    out.print(
+        f"[bold]created user {DEMO_USER} (trader), password: {password}[/]\n"
+        "  shown this once; for an admin run `quantgrid users create NAME --role admin`",
+        highlight=False,
+        soft_wrap=True,
+    )

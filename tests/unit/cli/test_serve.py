@@ -1,0 +1,69 @@
+"""``quantgrid serve`` and ``quantgrid up``: names, help and refused configurations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quantgrid.adapters.storage import Role
+from quantgrid.cli._app import app
+from quantgrid.cli._serve import _create_demo_user
+from quantgrid.runtime import open_store
+from quantgrid.services import SERVICES
+
+runner = CliRunner()
+
+
+def test_serve_an_unknown_name_lists_the_valid_ones() -> None:
+    result = runner.invoke(app, ["serve", "nope"])
+
+    assert result.exit_code == 2
+    for name in SERVICES:
+        assert name in result.output
+
+
+def test_up_help_names_its_options() -> None:
+    result = runner.invoke(app, ["up", "--help"])
+
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--database-url"):
+        assert option in result.output
+
+
+def test_serve_without_a_shared_database_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("QUANTGRID_DATABASE_URL", raising=False)
+    monkeypatch.setenv("QUANTGRID_JWT_SECRET", "x" * 48)
+
+    result = runner.invoke(app, ["serve", "market-data"])
+
+    assert result.exit_code == 2
+    assert "QUANTGRID_DATABASE_URL" in result.output
+
+
+def test_serve_without_a_secret_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QUANTGRID_JWT_SECRET", raising=False)
+
+    result = runner.invoke(app, ["serve", "regime"])
+
+    assert result.exit_code == 2
+    assert "QUANTGRID_JWT_SECRET" in result.output
+
+
+def test_up_creates_a_demo_trader_once_on_an_empty_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'quantgrid.db'}")
+    try:
+        _create_demo_user(store)
+        _create_demo_user(store)
+        users = store.list_users()
+    finally:
+        store.close()
+
+    printed = capsys.readouterr().out
+    assert [(u.username, u.role) for u in users] == [("demo", Role.TRADER)]
+    assert printed.count("created user demo (trader), password: ") == 1

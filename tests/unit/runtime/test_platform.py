@@ -1,0 +1,118 @@
+"""The one-process platform: every service behind the gateway on embedded defaults."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from quantgrid.adapters.storage import Role
+from quantgrid.gateway import Users
+from quantgrid.runtime import Runtime, build_platform, build_service
+from quantgrid.services import SERVICES
+from tests.unit.runtime.conftest import PASSWORD, make_config
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def platform(tmp_path: Path) -> AsyncIterator[Runtime]:
+    runtime = build_platform(make_config(tmp_path))
+    Users(runtime.store).create_user("alice", PASSWORD, Role.TRADER)
+    async with runtime.running():
+        yield runtime
+
+
+@pytest.fixture
+async def gateway(platform: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=platform.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        yield client
+
+
+async def login(client: httpx.AsyncClient) -> dict[str, str]:
+    answer = await client.post("/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+@pytest.mark.parametrize("name", [n for n in SERVICES if n not in ("risk", "portfolio")])
+async def test_every_service_builds_and_starts_on_embedded_defaults(
+    tmp_path: Path, name: str
+) -> None:
+    config = make_config(tmp_path)
+    runtime = build_service(name, config)
+
+    async with runtime.running() as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            health = await client.get("/health")
+
+    assert health.status_code == 200
+    assert health.json()["service"] == name
+
+
+async def test_the_platform_shares_one_store_and_one_node(platform: Runtime) -> None:
+    assert set(platform.apps) == set(SERVICES) - {"gateway"}
+    assert platform.node is not None
+    for name in ("execution", "risk", "portfolio"):
+        assert platform.apps[name].state.backend is platform.node
+    assert platform.node.store is platform.store
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/market-data/market-data/price/SYN0",
+        "/api/regime/regime/overview",
+        "/api/strategy/strategies",
+        "/api/backtest/backtests",
+        "/api/execution/orders",
+        "/api/portfolio/portfolio/positions",
+        "/api/risk/risk/state",
+    ],
+)
+async def test_login_then_reach_each_service(gateway: httpx.AsyncClient, path: str) -> None:
+    headers = await login(gateway)
+    headers["X-Correlation-ID"] = "test-cid-1"
+
+    answer = await gateway.get(path, headers=headers)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Correlation-ID"] == "test-cid-1"
+
+
+async def test_a_call_without_credentials_is_a_401_problem(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.get("/api/market-data/market-data/symbols")
+
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert answer.headers["X-Correlation-ID"]
+
+
+async def test_the_gateway_checks_every_service(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.get("/health/dependencies")
+
+    assert answer.status_code == 200, answer.text
+    assert set(answer.json()["dependencies"]) == set(SERVICES) - {"gateway"}
+
+
+async def test_a_trader_submits_an_order_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    headers = await login(gateway)
+    order = {
+        "client_order_id": "C-1",
+        "instrument_id": "SYN0",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "quantity": 1,
+        "price": 1.0,
+    }
+
+    answer = await gateway.post("/api/execution/orders", json=order, headers=headers)
+
+    assert answer.status_code in (200, 201), answer.text
+    listed = await gateway.get("/api/execution/orders", headers=headers)
+    assert [o["client_order_id"] for o in listed.json()["items"]] == ["C-1"]
