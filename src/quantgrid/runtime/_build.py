@@ -26,6 +26,7 @@ from quantgrid.gateway import (
 from quantgrid.model import Instrument
 from quantgrid.node import NodeConfig, TradingNode
 from quantgrid.runtime._config import ConfigError, RuntimeConfig
+from quantgrid.runtime._dispatch import PathDispatcher
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
 from quantgrid.services.backtest import ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
@@ -51,7 +52,8 @@ class Runtime:
     name
         The service (``gateway`` for the whole platform).
     app
-        The ASGI app to serve.
+        The ASGI app to serve: a FastAPI app, or for a process that hosts other
+        services (``serve execution``) a ``PathDispatcher`` in front of their apps.
     store, authenticator
         The store and authenticator its routes use.
     apps
@@ -68,7 +70,7 @@ class Runtime:
     """
 
     name: str
-    app: FastAPI
+    app: FastAPI | PathDispatcher
     store: SqlStore
     authenticator: Authenticator
     apps: dict[str, FastAPI] = field(default_factory=dict)
@@ -97,7 +99,7 @@ class Runtime:
             await stack.aclose()
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[FastAPI]:
+    async def running(self) -> AsyncIterator[FastAPI | PathDispatcher]:
         """Start, yield the app, stop."""
         await self.startup()
         try:
@@ -105,20 +107,27 @@ class Runtime:
         finally:
             await self.shutdown()
 
-    def asgi(self) -> FastAPI:
-        """Return the app with ``startup`` and ``shutdown`` as its lifespan (for uvicorn)."""
+    def asgi(self) -> FastAPI | PathDispatcher:
+        """Return the app with ``startup`` and ``shutdown`` as its lifespan (for uvicorn).
+
+        A ``PathDispatcher`` passes the lifespan to its default app, which runs it.
+        """
 
         @asynccontextmanager
         async def lifespan(_: FastAPI) -> AsyncIterator[None]:
             async with self.running():
                 yield
 
-        self.app.router.lifespan_context = lifespan
+        _front(self.app).router.lifespan_context = lifespan
         return self.app
 
 
 def build_service(name: str, config: RuntimeConfig) -> Runtime:
     """Return service ``name`` (or the gateway) for ``quantgrid serve NAME``.
+
+    A service that hosts others (``ServiceSpec.hosted_by``: execution hosts risk and
+    portfolio, over its one trading node) serves their apps too, behind a
+    ``PathDispatcher``: ``/risk...`` and ``/portfolio...`` to theirs, the rest to its own.
 
     Parameters
     ----------
@@ -136,11 +145,14 @@ def build_service(name: str, config: RuntimeConfig) -> Runtime:
     config.check(name)
     parts = _Parts(config)
     try:
+        app: FastAPI | PathDispatcher
         if name == GATEWAY.name:
             app, apps = _distributed_gateway(config, parts), {}
         else:
-            app = _service_app(name, parts)
-            apps = {name: app}
+            own = _service_app(name, parts)
+            hosted = [n for n, spec in SERVICES.items() if spec.hosted_by == name]
+            apps = {name: own} | {n: _service_app(n, parts) for n in hosted}
+            app = PathDispatcher(own, {f"/{n}": apps[n] for n in hosted}) if hosted else own
     except BaseException:
         parts.store.close()
         raise
@@ -166,13 +178,20 @@ def build_platform(config: RuntimeConfig) -> Runtime:
     return _runtime(GATEWAY.name, gateway, apps, parts)
 
 
-def _runtime(name: str, app: FastAPI, apps: dict[str, FastAPI], parts: _Parts) -> Runtime:
+def _runtime(
+    name: str, app: FastAPI | PathDispatcher, apps: dict[str, FastAPI], parts: _Parts
+) -> Runtime:
     runtime = Runtime(name, app, parts.store, parts.authenticator, apps, parts.node)
     runtime._starts.append(parts.open_bus_and_cache)
     if parts.node is not None:
         runtime._starts.append(_start_node(parts.node))
-    runtime._starts.append(_run_lifespans({**apps, name: app}))
+    runtime._starts.append(_run_lifespans({**apps, name: _front(app)}))
     return runtime
+
+
+def _front(app: FastAPI | PathDispatcher) -> FastAPI:
+    """Return the FastAPI app that receives the served app's lifespan."""
+    return app.default if isinstance(app, PathDispatcher) else app
 
 
 class _Parts:

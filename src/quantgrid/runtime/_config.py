@@ -166,10 +166,13 @@ class RuntimeConfig:
                 "order, fill and risk events must reach the other processes over NATS"
             )
             raise ConfigError(msg)
-        if name in ("risk", "portfolio"):
+        spec = SERVICES[name]
+        if spec.hosted_by is not None:
+            host = SERVICES[spec.hosted_by]
             msg = (
-                f"`serve {name}` needs the trading node, which runs in the execution "
-                "process, and no network client of the node exists yet, so it cannot run in "
-                "a process of its own: use `quantgrid up`"
+                f"`serve {name}` is refused: the {name} service is served by the "
+                f"{host.name} process (`quantgrid serve {host.name}`), which runs the "
+                f"trading node it works over; point {spec.env_url} at the {host.name} "
+                f"service's URL ({host.env_url})"
             )
             raise ConfigError(msg)

@@ -11,11 +11,17 @@ class ServiceSpec:
 
     ``env_url`` is the variable other services read its base URL from in the
     distributed mode (``QUANTGRID_EXECUTION_URL=http://execution:8105``).
+
+    ``hosted_by`` names the service whose process serves this one in the distributed
+    mode (None: a process of its own). Risk and portfolio work over the trading node,
+    which runs in the execution process, so ``quantgrid serve execution`` serves them
+    too and their URL variables point at the execution service's URL.
     """
 
     name: str
     port: int
     summary: str
+    hosted_by: str | None = None
 
     @property
     def env_url(self) -> str:
@@ -36,9 +42,16 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("market-data", 8101, "prices, OHLCV history, tickers; TTL cache"),
         ServiceSpec("regime", 8102, "current and historical regimes, market overview"),
         ServiceSpec("strategy", 8103, "strategy catalogue, configurations, start and stop"),
-        ServiceSpec("risk", 8104, "pre-trade approval, limits, trading state, portfolio risk"),
+        ServiceSpec(
+            "risk",
+            8104,
+            "pre-trade approval, limits, trading state, portfolio risk",
+            hosted_by="execution",
+        ),
         ServiceSpec("execution", 8105, "orders and fills: submit, amend, cancel, list"),
-        ServiceSpec("portfolio", 8106, "positions, cash, P&L, equity history"),
+        ServiceSpec(
+            "portfolio", 8106, "positions, cash, P&L, equity history", hosted_by="execution"
+        ),
         ServiceSpec("backtest", 8107, "backtest jobs: submit, progress, results, report"),
     )
 }

@@ -53,6 +53,21 @@ def test_serve_without_a_secret_names_the_variable(monkeypatch: pytest.MonkeyPat
     assert "QUANTGRID_JWT_SECRET" in result.output
 
 
+@pytest.mark.parametrize("name", ["risk", "portfolio"])
+def test_serve_a_co_located_service_points_at_the_execution_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str
+) -> None:
+    monkeypatch.setenv("QUANTGRID_DATABASE_URL", f"sqlite:///{tmp_path / 'quantgrid.db'}")
+    monkeypatch.setenv("QUANTGRID_JWT_SECRET", "x" * 48)
+
+    result = runner.invoke(app, ["serve", name])
+
+    assert result.exit_code == 2
+    output = " ".join(result.output.split())
+    assert "served by the execution process" in output
+    assert f"QUANTGRID_{name.upper()}_URL" in output
+
+
 def test_up_creates_a_demo_trader_once_on_an_empty_database(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

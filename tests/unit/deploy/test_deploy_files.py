@@ -3,8 +3,10 @@
 Docker and Kubernetes cannot run on the test machine, so these tests read the files
 instead of running them: every YAML and JSON file parses; the Compose services, the
 Kubernetes Deployments and Services and the Prometheus jobs are exactly the services
-of ``quantgrid.services.SERVICES``, on their registry ports, run with
-``quantgrid serve NAME`` and given each other's ``QUANTGRID_*_URL``; the Grafana
+of ``quantgrid.services.SERVICES`` that run in a process of their own, on their
+registry ports, run with ``quantgrid serve NAME`` and given each other's
+``QUANTGRID_*_URL`` (a co-located service's URL is its host's) and the JWT secret by
+reference; the Grafana
 dashboard queries only metrics ``ServiceMetrics`` registers; the Dockerfile installs
 the hashed lock and runs as an unprivileged user; and no file holds a secret.
 """
@@ -58,7 +60,23 @@ _SERVICE_URL_VAR = re.compile(r"QUANTGRID_[A-Z0-9_]+_URL")
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?::?(?P<op>[-?])(?P<arg>[^}]*))?\}")
 
 SPECS = list(SERVICES.values())
-SPEC_IDS = [spec.name for spec in SPECS]
+#: The services with a process (container, Deployment, scrape job) of their own; the
+#: others (``ServiceSpec.hosted_by``: risk and portfolio) are served by their host's.
+DEPLOYED = [spec for spec in SPECS if spec.hosted_by is None]
+DEPLOYED_IDS = [spec.name for spec in DEPLOYED]
+DEPLOYED_NAMES = set(DEPLOYED_IDS)
+HOSTED = [spec for spec in SPECS if spec.hosted_by is not None]
+
+
+def _url(spec: ServiceSpec) -> str:
+    """Return where the others reach ``spec``: its host's process if it has one."""
+    process = SERVICES[spec.hosted_by] if spec.hosted_by is not None else spec
+    return f"http://{process.name}:{process.port}"
+
+
+def _others(spec: ServiceSpec) -> dict[str, str]:
+    """Return each service ``spec``'s process reaches over HTTP → its URL."""
+    return {s.name: _url(s) for s in SPECS if s is not spec and s.hosted_by != spec.name}
 
 
 # -- loading ---------------------------------------------------------------------------
@@ -140,13 +158,18 @@ def test_every_yaml_and_json_file_in_deploy_parses() -> None:
 
 
 # -- Compose ---------------------------------------------------------------------------
-def test_compose_runs_every_registry_service_and_the_infrastructure() -> None:
-    assert set(_compose_services()) == set(SERVICES) | COMPOSE_INFRASTRUCTURE | (
+def test_co_located_services_are_hosted_by_a_deployed_one() -> None:
+    assert {s.name: s.hosted_by for s in HOSTED} == {"risk": "execution", "portfolio": "execution"}
+    assert {s.hosted_by for s in HOSTED} <= DEPLOYED_NAMES
+
+
+def test_compose_runs_every_deployed_service_and_the_infrastructure() -> None:
+    assert set(_compose_services()) == DEPLOYED_NAMES | COMPOSE_INFRASTRUCTURE | (
         COMPOSE_DEPLOY_STEPS
     )
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_compose_service_runs_on_its_registry_port(spec: ServiceSpec) -> None:
     service = _compose_services()[spec.name]
 
@@ -162,21 +185,25 @@ def test_compose_service_runs_on_its_registry_port(spec: ServiceSpec) -> None:
     assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_compose_service_finds_the_infrastructure_and_every_other_service(
     spec: ServiceSpec,
 ) -> None:
     env = _resolve(_compose_services()[spec.name]["environment"])
-    others = {s.name: f"http://{s.name}:{s.port}" for s in SPECS if s is not spec}
+    others = _others(spec)
 
     url_vars = {k for k in env if _SERVICE_URL_VAR.fullmatch(k)}
     assert url_vars - set(INFRASTRUCTURE_ENV.values()) == {SERVICES[n].env_url for n in others}
     # Read the way the service will read it.
     assert ServiceSettings.from_env(env).service_urls == others
     _check_infrastructure_urls(env)
+    # A co-located service is reached at its host's URL.
+    for hosted in HOSTED:
+        if hosted.env_url in env:
+            assert env[hosted.env_url] == _url(SERVICES[str(hosted.hosted_by)])
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_compose_service_waits_for_healthy_infrastructure(spec: ServiceSpec) -> None:
     depends_on = _compose_services()[spec.name]["depends_on"]
 
@@ -190,16 +217,17 @@ def test_compose_service_waits_for_healthy_infrastructure(spec: ServiceSpec) -> 
         assert _compose_services()[name]["healthcheck"]["test"]
 
 
-def test_compose_gives_the_jwt_secret_to_the_gateway_only_and_never_as_a_literal() -> None:
+def test_compose_gives_the_jwt_secret_to_every_service_and_never_as_a_literal() -> None:
     holders = {
         n for n, s in _compose_services().items() if JWT_SECRET_VAR in s.get("environment", {})
     }
-    assert holders == {GATEWAY.name}
+    assert holders == DEPLOYED_NAMES  # every service checks tokens; nothing else needs it
 
-    value = _compose_services()[GATEWAY.name]["environment"][JWT_SECRET_VAR]
-    match = _INTERPOLATION.fullmatch(value)
-    assert match and match["name"] == JWT_SECRET_VAR
-    assert ":?" in value, "compose must refuse to start without the secret"
+    for name in holders:
+        value = _compose_services()[name]["environment"][JWT_SECRET_VAR]
+        match = _INTERPOLATION.fullmatch(value)
+        assert match and match["name"] == JWT_SECRET_VAR, name
+        assert ":?" in value, f"compose must refuse to start {name} without the secret"
 
 
 def test_compose_migrates_postgres_before_the_services_start() -> None:
@@ -273,13 +301,13 @@ def test_compose_prometheus_and_grafana_mount_files_that_exist() -> None:
 
 
 # -- Prometheus ------------------------------------------------------------------------
-def test_prometheus_scrapes_every_service_at_its_registry_port() -> None:
+def test_prometheus_scrapes_every_deployed_service_once_at_its_registry_port() -> None:
     (config,) = _yaml_docs(DEPLOY / "prometheus/prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
 
-    assert set(SERVICES) <= set(jobs)
-    assert set(jobs) - set(SERVICES) == {"prometheus"}
-    for spec in SPECS:
+    assert len(jobs) == len(config["scrape_configs"])
+    assert set(jobs) == DEPLOYED_NAMES | {"prometheus"}
+    for spec in DEPLOYED:
         job = jobs[spec.name]
         targets = [t for group in job["static_configs"] for t in group["targets"]]
         assert targets == [f"{spec.name}:{spec.port}"]
@@ -432,14 +460,14 @@ def _port_number(container: Mapping[str, Any], port: int | str) -> int:
     return number
 
 
-def test_k8s_has_a_deployment_and_a_service_for_each_registry_service() -> None:
-    assert set(_k8s("Deployment")) == set(SERVICES)
-    assert set(_k8s("Service")) == set(SERVICES) | K8S_INFRASTRUCTURE
+def test_k8s_has_a_deployment_and_a_service_for_each_deployed_service() -> None:
+    assert set(_k8s("Deployment")) == DEPLOYED_NAMES
+    assert set(_k8s("Service")) == DEPLOYED_NAMES | K8S_INFRASTRUCTURE
     assert set(_k8s("StatefulSet")) == K8S_INFRASTRUCTURE
     assert set(_k8s("Namespace")) == {"quantgrid"}
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_k8s_deployment_runs_the_service_on_its_port_with_probes(spec: ServiceSpec) -> None:
     deployment = _k8s("Deployment")[spec.name]
     template = deployment["spec"]["template"]
@@ -465,7 +493,7 @@ def test_k8s_deployment_runs_the_service_on_its_port_with_probes(spec: ServiceSp
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_k8s_service_routes_its_registry_port_to_the_pods(spec: ServiceSpec) -> None:
     service = _k8s("Service")[spec.name]
     deployment = _k8s("Deployment")[spec.name]
@@ -478,7 +506,7 @@ def test_k8s_service_routes_its_registry_port_to_the_pods(spec: ServiceSpec) -> 
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
 def test_k8s_service_env_comes_from_the_configmap_and_the_secret(spec: ServiceSpec) -> None:
     container = _container(_k8s("Deployment")[spec.name])
     (config_map,) = _k8s("ConfigMap").values()
@@ -489,8 +517,8 @@ def test_k8s_service_env_comes_from_the_configmap_and_the_secret(spec: ServiceSp
         e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e
     }
     assert all("value" not in e for e in container["env"]), "a literal env value"
-    expected = {"QUANTGRID_DATABASE_URL"} | ({JWT_SECRET_VAR} if spec is GATEWAY else set())
-    assert set(from_secret) == expected
+    # Every service reads the database and checks tokens: both by reference only.
+    assert set(from_secret) == {"QUANTGRID_DATABASE_URL", JWT_SECRET_VAR}
     for name, ref in from_secret.items():
         assert ref == {"name": secret["metadata"]["name"], "key": name}
         assert name in secret["stringData"]
@@ -504,11 +532,11 @@ def test_k8s_configmap_holds_every_service_url_and_the_infrastructure() -> None:
         "QUANTGRID_DATABASE_URL": secret["stringData"]["QUANTGRID_DATABASE_URL"],
     }
 
-    assert ServiceSettings.from_env(env).service_urls == {
-        s.name: f"http://{s.name}:{s.port}" for s in SPECS
-    }
+    assert ServiceSettings.from_env(env).service_urls == {s.name: _url(s) for s in SPECS}
     for spec in SPECS:
-        assert config_map["data"][spec.env_url] == f"http://{spec.name}:{spec.port}"
+        assert config_map["data"][spec.env_url] == _url(spec)
+    for hosted in HOSTED:  # reached at its host's URL
+        assert config_map["data"][hosted.env_url] == _url(SERVICES[str(hosted.hosted_by)])
     assert not {k for k in config_map["data"] if re.search("SECRET|PASSWORD|TOKEN|KEY", k)}
     # The placeholder password has a space, which a URL may not: stand it in.
     env["QUANTGRID_DATABASE_URL"] = re.sub(r"<[^>]*>", "stand-in", env["QUANTGRID_DATABASE_URL"])
@@ -582,7 +610,7 @@ def test_kustomization_builds_with_kubectl() -> None:
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {
         "quantgrid"
     }
-    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == set(SERVICES)
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"} == DEPLOYED_NAMES
 
 
 # -- Dockerfile ------------------------------------------------------------------------
@@ -664,7 +692,7 @@ def test_dockerfile_exposes_the_registry_ports_and_checks_health() -> None:
     (health,) = _instructions("HEALTHCHECK")
     (cmd,) = _instructions("CMD")
 
-    assert exposed == {spec.port for spec in SPECS}
+    assert exposed == {spec.port for spec in DEPLOYED}
     assert f"http://127.0.0.1:{GATEWAY.port}/health" in health
     assert json.loads(cmd) == ["quantgrid", "up", "--host", "0.0.0.0"]
     secretish = re.compile(r"SECRET|PASSWORD|TOKEN|KEY", re.IGNORECASE)

@@ -69,9 +69,16 @@ def test_distributed_execution_needs_nats(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["risk", "portfolio"])
-def test_distributed_node_services_without_the_node_are_refused(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ConfigError, match="trading node"):
+def test_distributed_co_located_services_are_refused_naming_their_host(
+    tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
         make_config(tmp_path, "distributed").check(name)
+
+    message = str(refused.value)
+    assert "served by the execution process" in message
+    assert "`quantgrid serve execution`" in message
+    assert f"QUANTGRID_{name.upper()}_URL" in message
 
 
 def test_an_unknown_service_lists_the_valid_ones(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ async def login(client: httpx.AsyncClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
-@pytest.mark.parametrize("name", [n for n in SERVICES if n not in ("risk", "portfolio")])
+@pytest.mark.parametrize("name", [n for n, s in SERVICES.items() if s.hosted_by is None])
 async def test_every_service_builds_and_starts_on_embedded_defaults(
     tmp_path: Path, name: str
 ) -> None:
