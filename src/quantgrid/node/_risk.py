@@ -1,23 +1,19 @@
-"""The node's risk engine: the core ``RiskEngine`` plus what a long-running node needs.
+"""The node's risk engine: the core ``RiskEngine`` plus what answering clients needs.
 
-A backtest builds its risk engine once with fixed limits; a node also changes limits
-while it runs, re-counts the orders it recovered from the store as working, and reports
-the numbers behind a denial to the client. ``RiskEngine`` has no public way to do the
-first two yet, so this subclass does them against its internals; they belong in
-``quantgrid.risk`` (``RiskEngine.reconfigure`` and ``RiskEngine.track``), and this
-class goes away when they are there.
+Changing limits while running (``reconfigure``) and re-counting recovered orders as
+working (``track``) are the core engine's; this subclass adds the last verdict, so
+the service can answer a denied submission with the check's numbers, a count of
+denials and the reason of the trading state.
 """
 
 from __future__ import annotations
 
 from quantgrid.model import Order
-from quantgrid.risk import BAR_PRIORITY, RiskConfig, RiskEngine, RiskRejection
-
-_MARKET_DATA = ("data.quotes.>", "data.trades.>", "data.book.>")
+from quantgrid.risk import RiskEngine, RiskRejection
 
 
 class NodeRiskEngine(RiskEngine):
-    """A ``RiskEngine`` whose limits can change, and which remembers its last verdict.
+    """A ``RiskEngine`` that remembers its last verdict and counts its denials.
 
     Attributes
     ----------
@@ -41,35 +37,6 @@ class NodeRiskEngine(RiskEngine):
         super().execute(command)
         if self.last_rejection is not None:
             self.denied += 1
-
-    def track(self, order: Order) -> None:
-        """Count ``order`` among the working orders the limits see, without checking it.
-
-        For orders recovered from the store: they passed the checks when they were
-        submitted, and must count against the position limits again.
-        """
-        self._accept(order)
-
-    def reconfigure(self, config: RiskConfig) -> None:
-        """Apply new limits from the next check on; the trading state is kept."""
-        if not isinstance(config, RiskConfig):
-            msg = f"limits must be a RiskConfig, got {type(config).__name__}"
-            raise TypeError(msg)
-        breaker = config.reduce_at_drawdown is not None or config.halt_at_drawdown is not None
-        if breaker and not self._breaker:
-            self._bus.subscribe("data.bars.>", self.on_bar, priority=BAR_PRIORITY)
-            for pattern in _MARKET_DATA:
-                self._bus.subscribe(pattern, self.on_market_data, priority=BAR_PRIORITY)
-        elif self._breaker and not breaker:
-            self._bus.unsubscribe("data.bars.>", self.on_bar)
-            for pattern in _MARKET_DATA:
-                self._bus.unsubscribe(pattern, self.on_market_data)
-        self.config = config
-        self._limits.clear()
-        self._breaker = breaker
-        self._account_exposure = (
-            config.max_gross_exposure is not None or config.max_net_exposure is not None
-        )
 
     @property
     def state_reason(self) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quantgrid.model import CancelAllOrders, OrderSide
+from quantgrid.model import CancelAllOrders, CancelOrder, ModifyOrder, OrderSide
 from quantgrid.risk import RISK_ENDPOINT, RiskConfig
 
 MAX_POSITION = 1_000.0
@@ -44,3 +45,54 @@ def test_no_accepted_order_takes_a_position_past_max_position(
         for rejection in node.risk.rejections:
             if rejection.check == "max_position":
                 assert rejection.value > rejection.limit
+
+
+amends = st.lists(
+    st.tuples(
+        st.sampled_from(["limit", "market", "cash", "amend", "cancel_one", "cancel_all", "bar"]),
+        st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+        st.integers(1, 300),
+        st.floats(95.0, 105.0).map(lambda p: round(p, 2)),
+    ),
+    max_size=50,
+)
+
+
+@given(steps=amends)
+def test_working_totals_equal_the_unfilled_quantity_of_the_open_orders(
+    make_node_cls: Callable[..., Any], steps: list[tuple[str, OrderSide, int, float]]
+) -> None:
+    """The totals kept from order events agree with a scan of the orders after each step."""
+    node = make_node_cls(RiskConfig(max_position=100_000.0), cash=10_000_000.0)
+    sent: list[Any] = []
+    for kind, side, quantity, price in steps:
+        now = node.clock.timestamp_ns()
+        if kind == "limit":
+            sent.append(node.submit(node.order(side, quantity, price=price)))
+        elif kind == "market":
+            sent.append(node.submit(node.order(side, quantity)))
+        elif kind == "cash":
+            sent.append(node.submit(node.order(side, None)))
+        elif kind == "amend" and sent:
+            target = sent[quantity % len(sent)]
+            node.bus.send(
+                RISK_ENDPOINT, ModifyOrder(target.client_order_id, "X", "S", now, quantity=quantity)
+            )
+        elif kind == "cancel_one" and sent:
+            target = sent[quantity % len(sent)]
+            node.bus.send(RISK_ENDPOINT, CancelOrder(target.client_order_id, "X", "S", now))
+        elif kind == "cancel_all":
+            node.bus.send(RISK_ENDPOINT, CancelAllOrders("S", None, now))
+        else:
+            node.bar(price)
+        for sign in (1, -1):
+            scanned = 0.0
+            for order in sent:
+                tracked = node.execution.order(order.client_order_id)
+                if tracked is None or tracked.is_closed or tracked.side.sign != sign:
+                    continue
+                if tracked.quantity is None:
+                    scanned += node.risk._working[order.client_order_id].assumed
+                else:
+                    scanned += tracked.leaves_qty
+            assert node.risk._pending("X", sign) == pytest.approx(scanned, abs=1e-6)
