@@ -13,9 +13,9 @@ per order: the fill, its cash, the position; no working set). Two paths:
   with a trader's JWT checked on every request.
 
 and two stores: ``memory`` (``InMemoryStore``: the node's own cost) and ``sqlite``
-(``SqliteStore`` on a temporary file, WAL with ``synchronous=FULL``: each write is a
-commit and a disk sync, since no store offers ``transaction()`` yet; the writer's
-batch sizes show how many writes one transaction could carry). Bounded: each run has
+(``SqliteStore`` on a temporary file, WAL with ``synchronous=FULL``: the writer puts
+each batch of queued writes in one transaction, one commit and one disk sync, and
+the batch sizes show how many writes each carried). Bounded: each run has
 a time limit. Prints a table, then one JSON line.
 
     .venv/bin/python benchmarks/node_throughput.py [--orders N] [--concurrency C]

@@ -43,7 +43,7 @@ class SupportsTransaction(Protocol):
 
     ``with store.transaction() as tx:`` gives a ``Store`` whose writes are committed
     together, durably, when the block ends, and rolled back together if it raises.
-    None of the stores has it yet; the writer uses it as soon as one does.
+    The SQL stores (SQLite, PostgreSQL) have it; the in-memory store needs none.
     """
 
     def transaction(self) -> AbstractContextManager[Store]:

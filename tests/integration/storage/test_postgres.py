@@ -16,7 +16,12 @@ from tests.integration.storage.migrations_check import (
     check_unknown_revision_is_refused,
     check_upgrade_downgrade_upgrade,
 )
-from tests.unit.adapters.storage.contract import StoreContract, make_fill, make_order
+from tests.unit.adapters.storage.contract import (
+    StoreContract,
+    TransactionContract,
+    make_fill,
+    make_order,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +33,7 @@ def engine(postgres_url: sa.URL) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, TransactionContract):
     @pytest.fixture
     def store(self, postgres_url: sa.URL) -> Iterator[Store]:
         with PostgresStore(postgres_url, auto_migrate=True) as store:

@@ -31,6 +31,7 @@ from tests.integration.storage.migrations_check import (
 from tests.unit.adapters.storage.contract import (
     T0,
     StoreContract,
+    TransactionContract,
     make_fill,
     make_order,
     make_user,
@@ -49,7 +50,7 @@ def engine(db_path: Path) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-class TestSqliteStore(StoreContract):
+class TestSqliteStore(StoreContract, TransactionContract):
     @pytest.fixture
     def store(self, db_path: Path) -> Iterator[Store]:
         with SqliteStore(db_path, auto_migrate=True) as store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -73,14 +74,36 @@ def dialect_insert(conn: Connection, table: sa.Table) -> Any:
 
 def insert_new(conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str) -> bool:
     """Insert ``row`` unless ``key`` is taken; return whether it was inserted."""
-    statement = (
-        dialect_insert(conn, table)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=[key])
-        .returning(table.c[key])
-    )
+    statement = _insert_new_statement(conn.dialect.name, table, key)
     # RETURNING, not rowcount: drivers need not report a rowcount for an INSERT.
-    return conn.execute(statement).first() is not None
+    return conn.execute(statement, dict(row)).first() is not None
+
+
+@functools.cache
+def _insert_new_statement(dialect: str, table: sa.Table, key: str) -> Any:
+    # One statement per table, its values passed as parameters: SQLAlchemy compiles it
+    # once. Building ``insert(table).values(row)`` per call costs more than the write
+    # itself (a bind parameter and a cache key per column, every time).
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+
+
+@functools.cache
+def newer_snapshot_upsert(dialect: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+    """Return an upsert of a snapshot row, kept only if its ``ts_event`` is not older.
+
+    Executed with the row as parameters; returns the row's ``ts_event`` if it was
+    written, nothing if a later snapshot is stored.
+    """
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    changed = [c.name for c in table.columns if c.name not in keys]
+    upsert = insert.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: insert.excluded[name] for name in changed},
+        where=table.c.ts_event <= insert.excluded.ts_event,
+    )
+    # RETURNING, not rowcount: drivers need not report it for an upsert.
+    return upsert.returning(table.c.ts_event)
 
 
 def keyset(

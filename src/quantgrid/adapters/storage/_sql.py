@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
@@ -50,6 +51,23 @@ from quantgrid.adapters.storage._tables import (
 )
 from quantgrid.model import OrderAccepted, OrderEvent, OrderStatus
 
+# The statements of the order path, built once and compiled once: their values are
+# passed as parameters (``new_*`` names, since a column's own name is reserved).
+_INSERT_EVENT = sa.insert(order_events)
+_BY_ID = orders.c.client_order_id == sa.bindparam("oid")
+_SET_STATUS = (
+    sa.update(orders)
+    .where(
+        _BY_ID,
+        orders.c.strategy_id == sa.bindparam("of_strategy_id"),
+        orders.c.instrument_id == sa.bindparam("of_instrument_id"),
+    )
+    .values(status=sa.bindparam("new_status"), ts_last=sa.bindparam("new_ts_last"))
+    .returning(orders.c.client_order_id)
+)
+_SET_STATUS_AND_VENUE_ID = _SET_STATUS.values(venue_order_id=sa.bindparam("new_venue_order_id"))
+_SET_FILLED = sa.update(orders).where(_BY_ID).values(filled_qty=sa.bindparam("new_filled_qty"))
+
 
 class SqlStore:
     """A ``Store`` on a SQL database: SQLite or PostgreSQL, chosen by the URL.
@@ -70,7 +88,8 @@ class SqlStore:
     Notes
     -----
     Every write runs in one transaction that is committed before the method returns,
-    so a caller may acknowledge what it wrote as soon as the call returns. On SQLite
+    so a caller may acknowledge what it wrote as soon as the call returns; writes made
+    inside ``transaction()`` share one, committed when its block ends. On SQLite
     the journal is WAL with ``synchronous=FULL``: the commit returns after the WAL is
     synced to disk, so an acknowledged write survives a power cut, not only a crash
     (``NORMAL`` would sync only at checkpoints and could lose the last commits).
@@ -94,6 +113,7 @@ class SqlStore:
         self._where = self._url.render_as_string(hide_password=True)
         self._engine = eng.make_engine(self._url, busy_timeout_s)
         self._schema_checked = False
+        self._local = threading.local()  # the connection of an open transaction()
         if auto_migrate:
             self.migrate()
 
@@ -146,7 +166,36 @@ class SqlStore:
         self._engine.dispose()
 
     @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """Make the writes of a block in one transaction: one commit, one disk sync.
+
+        ``with store.transaction() as tx:`` gives this store; every call made through
+        it on this thread inside the block runs in the block's transaction, which is
+        committed (durably, as a single write is) when the block ends, and rolled back
+        whole if it raises, leaving nothing of the block stored. The node's store
+        writer puts each batch of queued writes in one, so the cost of a commit is
+        shared by every order in the batch (group commit).
+
+        Raises
+        ------
+        StoreError
+            If a transaction is already open on this thread (they do not nest).
+        """
+        if getattr(self._local, "conn", None) is not None:
+            raise StoreError(f"database {self._where}: a transaction is already open here")
+        with self._connection(write=True) as conn:
+            self._local.conn = conn
+            try:
+                yield self
+            finally:
+                self._local.conn = None
+
+    @contextmanager
     def _connection(self, *, write: bool, check_schema: bool = True) -> Iterator[Connection]:
+        open_tx: Connection | None = getattr(self._local, "conn", None)
+        if open_tx is not None:  # inside transaction(): its connection, its commit
+            yield open_tx
+            return
         if check_schema and not self._schema_checked:
             self.check_schema()
         try:
@@ -207,26 +256,39 @@ class SqlStore:
         """Append ``event`` to its order's history and set the order's ``status``."""
         fill = v.prepare_event(event, status)
         oid = event.client_order_id
+        changes: dict[str, Any] = {
+            "oid": oid,
+            "of_strategy_id": event.strategy_id,
+            "of_instrument_id": event.instrument_id,
+            "new_status": status.value,
+            "new_ts_last": event.ts_event,
+        }
         with self._connection(write=True) as conn:
-            stored = self._order(conn, oid, lock=True)
-            if stored is None:
-                raise NotFoundError(f"{type(event).__name__}: order {oid} is not stored")
-            v.check_event_matches(event, stored)
-            if fill is not None and not self._record_fill(conn, fill, stored):
-                return False
-            conn.execute(
-                sa.insert(order_events).values(
-                    client_order_id=oid,
-                    event_type=type(event).__name__,
-                    status=status.value,
-                    ts_event=event.ts_event,
-                    payload=msgspec.json.encode(event).decode(),
-                )
-            )
-            changes: dict[str, Any] = {"status": status.value, "ts_last": event.ts_event}
+            # An event that is not a fill moves the status in one statement that also
+            # checks the order exists and matches; only if it finds none is the order
+            # read, for the error that says why.
+            update = _SET_STATUS
             if isinstance(event, OrderAccepted):
-                changes["venue_order_id"] = event.venue_order_id
-            conn.execute(sa.update(orders).where(orders.c.client_order_id == oid).values(**changes))
+                update = _SET_STATUS_AND_VENUE_ID
+                changes["new_venue_order_id"] = event.venue_order_id
+            if fill is not None or conn.execute(update, changes).first() is None:
+                stored = self._order(conn, oid, lock=True)
+                if stored is None:
+                    raise NotFoundError(f"{type(event).__name__}: order {oid} is not stored")
+                v.check_event_matches(event, stored)
+                if fill is not None and not self._record_fill(conn, fill, stored):
+                    return False
+                conn.execute(update, changes).first()
+            conn.execute(
+                _INSERT_EVENT,
+                {
+                    "client_order_id": oid,
+                    "event_type": type(event).__name__,
+                    "status": status.value,
+                    "ts_event": event.ts_event,
+                    "payload": msgspec.json.encode(event).decode(),
+                },
+            )
             return True
 
     def order_events(self, client_order_id: str) -> list[StoredOrderEvent]:
@@ -267,9 +329,8 @@ class SqlStore:
                 raise v.conflict(f"fill {fill.trade_id}", existing, fill)
             return False
         conn.execute(
-            sa.update(orders)
-            .where(orders.c.client_order_id == fill.client_order_id)
-            .values(filled_qty=stored.filled_qty + fill.quantity)
+            _SET_FILLED,
+            {"oid": fill.client_order_id, "new_filled_qty": stored.filled_qty + fill.quantity},
         )
         return True
 
@@ -300,17 +361,10 @@ class SqlStore:
         """Store the snapshot unless a later one is stored; return whether it was."""
         v.validate_position(position)
         with self._connection(write=True) as conn:
-            insert = eng.dialect_insert(conn, positions).values(rows.position_row(position))
-            upsert = insert.on_conflict_do_update(
-                index_elements=["account_id", "instrument_id"],
-                set_={
-                    name: insert.excluded[name]
-                    for name in ("quantity", "avg_px_open", "realized_pnl", "ts_event")
-                },
-                where=positions.c.ts_event <= insert.excluded.ts_event,
+            upsert = eng.newer_snapshot_upsert(
+                conn.dialect.name, positions, ("account_id", "instrument_id")
             )
-            # RETURNING, not rowcount: drivers need not report it for an upsert.
-            return conn.execute(upsert.returning(positions.c.ts_event)).first() is not None
+            return conn.execute(upsert, rows.position_row(position)).first() is not None
 
     def positions(self, account_id: str | None = None) -> list[PositionRecord]:
         """Return the latest snapshots, by account then instrument (flat ones too)."""

@@ -29,6 +29,7 @@ from quantgrid.adapters.storage import (
     PositionRecord,
     Role,
     Store,
+    StoreError,
     TransitionError,
     UserRecord,
 )
@@ -679,3 +680,39 @@ class StoreContract:
         assert job is not None
         assert (job.status, job.progress, job.params) == (JobStatus.RUNNING, 0.0, {"a": 1})
         assert store.get_job("j-2") is None
+
+
+class TransactionContract:
+    """``transaction()`` of the SQL stores: one commit for many writes, or none at all."""
+
+    def test_writes_in_a_transaction_are_stored_together(self, store: Any) -> None:
+        with store.transaction() as tx:
+            for i in range(5):
+                assert tx.save_order(make_order(f"o-{i}"))
+            tx.record_fill(make_fill("t-1", "o-0"))
+            # The block reads its own writes before they are committed.
+            assert tx.get_order("o-4") is not None
+        assert [o.order.client_order_id for o in store.list_orders().items] == [
+            f"o-{i}" for i in range(5)
+        ]
+        assert len(store.list_fills().items) == 1
+
+    def test_a_transaction_that_raises_stores_nothing_and_keeps_what_was_there(
+        self, store: Any
+    ) -> None:
+        store.save_order(make_order("kept"))
+        with pytest.raises(StoreError, match="quantity"), store.transaction() as tx:
+            tx.save_order(make_order("lost-1"))
+            tx.save_order(make_order("kept", quantity=Decimal("99")))  # a conflict
+        assert store.get_order("lost-1") is None
+        assert store.get_order("kept") is not None
+        assert store.save_order(make_order("after"))  # the store is still usable
+
+    def test_transactions_do_not_nest(self, store: Any) -> None:
+        with (
+            store.transaction(),
+            pytest.raises(StoreError, match="already open"),
+            store.transaction(),
+        ):
+            pass
+        assert store.save_order(make_order("after"))
