@@ -11,6 +11,8 @@ from quantgrid.adapters.storage import Role
 
 #: The environment variable the token-signing secret is read from.
 JWT_SECRET_ENV = "QUANTGRID_JWT_SECRET"
+#: ``QUANTGRID_RATE_LIMIT_<ROLE>`` sets a budget (see ``RateLimits.from_env``).
+RATE_LIMIT_ENV_PREFIX = "QUANTGRID_RATE_LIMIT_"
 #: The shortest secret accepted, in bytes: HS256 wants a key as long as its hash.
 MIN_SECRET_BYTES = 32
 
@@ -47,6 +49,28 @@ class RateLimits:
     trader: RateLimit = RateLimit(per_second=20.0, burst=40)
     admin: RateLimit = RateLimit(per_second=20.0, burst=40)
     login: RateLimit = RateLimit(per_second=0.2, burst=5)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RateLimits:
+        """Return the budgets, each from ``QUANTGRID_RATE_LIMIT_<NAME>`` if set.
+
+        ``<NAME>`` is ``VIEWER``, ``TRADER``, ``ADMIN`` or ``LOGIN``; the value is
+        ``<per_second>/<burst>``, e.g. ``QUANTGRID_RATE_LIMIT_TRADER=500/1000`` for a
+        bot placing orders. Unset ones keep their defaults.
+
+        Raises
+        ------
+        ValueError
+            A value that is not two positive numbers, naming the variable.
+        """
+        env = os.environ if environ is None else environ
+        chosen: dict[str, RateLimit] = {}
+        for name in ("viewer", "trader", "admin", "login"):
+            variable = f"{RATE_LIMIT_ENV_PREFIX}{name.upper()}"
+            raw = env.get(variable, "").strip()
+            if raw:
+                chosen[name] = _parse_rate(variable, raw)
+        return cls(**chosen)
 
     def for_role(self, role: Role) -> RateLimit:
         """Return the budget of a caller with ``role``."""
@@ -109,3 +133,14 @@ class AuthSettings:
             msg = f"{JWT_SECRET_ENV} is not set: the gateway needs a secret to sign tokens"
             raise ValueError(msg)
         return cls(jwt_secret=secret, rate_limits=rate_limits or RateLimits())
+
+
+def _parse_rate(variable: str, raw: str) -> RateLimit:
+    rule = "must be <per_second>/<burst> with a positive rate and a whole burst >= 1"
+    per_second, sep, burst = raw.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        return RateLimit(float(per_second), int(burst))
+    except ValueError:
+        raise ValueError(f"{variable}={raw!r}: {rule}, e.g. 500/1000") from None

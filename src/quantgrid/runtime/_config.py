@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from quantgrid.adapters.market_data import MarketDataSource
-from quantgrid.gateway import AuthSettings
+from quantgrid.gateway import AuthSettings, RateLimits
 from quantgrid.node import NodeConfig
 from quantgrid.services import SERVICES, ServiceSettings
 from quantgrid.services.backtest import BacktestSettings
@@ -54,6 +54,8 @@ class RuntimeConfig:
         Signs the gateway's tokens and lets every service check them.
     market_data, regime, backtest
         The settings those services add.
+    rate_limits
+        The callers' request budgets (``QUANTGRID_RATE_LIMIT_<ROLE>``).
     source
         The market-data upstream; None for the seeded synthetic market.
     node
@@ -69,6 +71,7 @@ class RuntimeConfig:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
     source: MarketDataSource | None = None
     node: NodeConfig | None = None
 
@@ -121,6 +124,7 @@ class RuntimeConfig:
             )
         try:
             AuthSettings(jwt_secret=secret)
+            rate_limits = RateLimits.from_env(env)
         except ValueError as error:
             raise ConfigError(str(error)) from None
         database = database_url or settings.database_url
@@ -143,6 +147,7 @@ class RuntimeConfig:
             market_data=MarketDataSettings.from_env(env),
             regime=RegimeSettings.from_env(env),
             backtest=BacktestSettings.from_env(env),
+            rate_limits=rate_limits,
             source=source,
             node=node,
         )

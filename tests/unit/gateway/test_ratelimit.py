@@ -108,3 +108,18 @@ async def test_login_attempts_are_budgeted_per_username(client: httpx.AsyncClien
     assert attempts[2].headers["retry-after"] == "10"
     assert right.status_code == 429  # the budget, not the password, decides first
     assert other_user.status_code == 200
+
+
+def test_budgets_come_from_the_environment_and_keep_their_defaults_otherwise() -> None:
+    limits = RateLimits.from_env(
+        {"QUANTGRID_RATE_LIMIT_TRADER": "500/1000", "QUANTGRID_RATE_LIMIT_LOGIN": " 0.5/3 "}
+    )
+    assert limits.trader == RateLimit(500.0, 1000)
+    assert limits.login == RateLimit(0.5, 3)
+    assert limits.viewer == RateLimits().viewer
+
+
+@pytest.mark.parametrize("raw", ["500", "fast/10", "500/0", "-1/10", "500/1.5", "nan/10"])
+def test_a_bad_budget_names_the_variable_and_the_form(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"QUANTGRID_RATE_LIMIT_ADMIN=.*<per_second>/<burst>"):
+        RateLimits.from_env({"QUANTGRID_RATE_LIMIT_ADMIN": raw})

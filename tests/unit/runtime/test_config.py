@@ -91,3 +91,11 @@ def test_an_invalid_setting_names_its_variable() -> None:
         RuntimeConfig.from_env(
             "one-process", {"QUANTGRID_MAX_REQUEST_BYTES": "0"}, jwt_secret=SECRET
         )
+
+
+def test_rate_limits_come_from_the_environment_and_a_bad_one_names_its_variable() -> None:
+    env = {"QUANTGRID_JWT_SECRET": "s" * 48, "QUANTGRID_RATE_LIMIT_TRADER": "800/1600"}
+    config = RuntimeConfig.from_env("one-process", env)
+    assert (config.rate_limits.trader.per_second, config.rate_limits.trader.burst) == (800, 1600)
+    with pytest.raises(ConfigError, match="QUANTGRID_RATE_LIMIT_TRADER"):
+        RuntimeConfig.from_env("one-process", {**env, "QUANTGRID_RATE_LIMIT_TRADER": "lots"})
