@@ -8,6 +8,7 @@ import logging
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 from argon2 import PasswordHasher
@@ -94,8 +95,10 @@ class ApiKeys:
         *,
         hasher: PasswordHasher | None = None,
         clock: Clock | None = None,
+        on_revoke: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_revoke = on_revoke
         self._hasher = SecretHasher(hasher)
         self._clock = clock or LiveClock()
         self._checked: dict[str, tuple[str, bytes]] = {}
@@ -189,6 +192,8 @@ class ApiKeys:
             raise UnknownKeyError(f"no API key has the id {key_id!r}") from None
         with self._lock:
             self._checked.pop(key_id, None)
+        if self._on_revoke is not None:
+            self._on_revoke(key_id)
         _logger.info("API key %s of %s revoked", key_id, record.owner)
         return record
 

@@ -92,12 +92,17 @@ class AuthSettings:
         Lifetime of a refresh token, in seconds (7 days by default).
     rate_limits
         The request budget per role, and of login attempts.
+    credential_ttl_s
+        How long credentials that worked are let through without reading the store
+        again (``0``: read it on every request). A user disabled or re-roled, or a key
+        revoked in another process, takes effect within this time.
     """
 
     jwt_secret: str = field(repr=False)
     access_ttl_s: int = 15 * 60
     refresh_ttl_s: int = 7 * 24 * 3600
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    credential_ttl_s: float = 2.0
 
     def __post_init__(self) -> None:
         size = len(self.jwt_secret.encode())
@@ -112,6 +117,11 @@ class AuthSettings:
             msg = (
                 "token lifetimes must satisfy 0 < access_ttl_s < refresh_ttl_s, got "
                 f"access_ttl_s={self.access_ttl_s}, refresh_ttl_s={self.refresh_ttl_s}"
+            )
+            raise ValueError(msg)
+        if not (math.isfinite(self.credential_ttl_s) and 0 <= self.credential_ttl_s <= 60):
+            msg = (
+                f"credential_ttl_s must be between 0 and 60 seconds, got {self.credential_ttl_s!r}"
             )
             raise ValueError(msg)
 
