@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/risk_check.py
 	$(BIN)/python benchmarks/execution_cost.py
 	$(BIN)/python benchmarks/node_throughput.py
+	$(BIN)/python benchmarks/order_load.py
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:
