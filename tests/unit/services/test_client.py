@@ -384,7 +384,24 @@ async def test_from_settings_uses_the_configured_url_and_limits() -> None:
 
     assert (risk.name, risk.timeout_s, risk.retries) == ("risk", 1.5, 4)
     assert "http://risk:8000" in repr(risk)
+    assert (risk.breaker.failure_threshold, risk.breaker.reset_timeout_s) == (5, 30.0)
     await risk.aclose()
+
+
+async def test_from_settings_makes_the_configured_circuit_breaker() -> None:
+    settings = ServiceSettings(
+        service_urls={"risk": "http://risk:8000"},
+        client_breaker_failures=2,
+        client_breaker_reset_s=0.5,
+    )
+    risk = ServiceClient.from_settings(settings, "risk")
+    given = CircuitBreaker()
+    other = ServiceClient.from_settings(settings, "risk", breaker=given)
+
+    assert (risk.breaker.failure_threshold, risk.breaker.reset_timeout_s) == (2, 0.5)
+    assert other.breaker is given
+    await risk.aclose()
+    await other.aclose()
 
 
 async def test_from_settings_without_a_url_needs_a_transport() -> None:

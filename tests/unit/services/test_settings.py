@@ -32,6 +32,8 @@ def test_every_field_and_service_url_is_read() -> None:
             "QUANTGRID_OTEL": "true",
             "QUANTGRID_HEALTH_TIMEOUT_S": "0.5",
             "QUANTGRID_CLIENT_RETRIES": "0",
+            "QUANTGRID_CLIENT_BREAKER_FAILURES": "3",
+            "QUANTGRID_CLIENT_BREAKER_RESET_S": "1.5",
             "QUANTGRID_RISK_URL": "http://risk:8000/",
             "QUANTGRID_MARKET_DATA_URL": "https://md.internal:8443",
             "QUANTGRID_JWT_SECRET": "left to the gateway",
@@ -47,6 +49,7 @@ def test_every_field_and_service_url_is_read() -> None:
     assert settings.otel is True
     assert settings.health_timeout_s == 0.5
     assert settings.client_retries == 0
+    assert (settings.client_breaker_failures, settings.client_breaker_reset_s) == (3, 1.5)
     assert settings.service_urls == {
         "risk": "http://risk:8000",
         "market-data": "https://md.internal:8443",
@@ -62,6 +65,8 @@ def test_every_field_and_service_url_is_read() -> None:
         ("QUANTGRID_LOG_LEVEL", "chatty", "Input should be 'DEBUG', 'INFO'"),
         ("QUANTGRID_OTEL", "perhaps", "Input should be a valid boolean"),
         ("QUANTGRID_HEALTH_TIMEOUT_S", "-0.25", "Input should be greater than 0"),
+        ("QUANTGRID_CLIENT_BREAKER_FAILURES", "0", "Input should be greater than or equal to 1"),
+        ("QUANTGRID_CLIENT_BREAKER_RESET_S", "-1", "Input should be greater than 0"),
         ("QUANTGRID_RISK_URL", "ftp://user:hunter2@risk", "an http:// or https:// URL"),
         ("QUANTGRID_MARKET_DATA_URL", "http:///no-host", "an http:// or https:// URL with a host"),
     ],

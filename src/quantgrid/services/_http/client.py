@@ -121,7 +121,8 @@ class ServiceClient:
     ) -> Self:
         """Return a client for ``service`` at its configured URL.
 
-        With a ``transport`` (one-process mode), no URL need be configured.
+        Its timeout, retries and (unless ``breaker`` is given) circuit breaker follow
+        the settings. With a ``transport`` (one-process mode), no URL need be configured.
 
         Raises
         ------
@@ -134,6 +135,11 @@ class ServiceClient:
             if transport is None:
                 raise
             base_url = f"http://{service}"
+        if breaker is None:
+            breaker = CircuitBreaker(
+                failure_threshold=settings.client_breaker_failures,
+                reset_timeout_s=settings.client_breaker_reset_s,
+            )
         return cls(
             base_url,
             name=service,

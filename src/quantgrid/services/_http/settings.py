@@ -85,6 +85,9 @@ class ServiceSettings(BaseModel):
         Time each dependency check in ``/health/dependencies`` has.
     client_timeout_s, client_retries
         Per-attempt timeout and retries of calls to other services.
+    client_breaker_failures, client_breaker_reset_s
+        Consecutive failed attempts that open a client's circuit to another service,
+        and the seconds it stays open before one probe call goes through.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -102,6 +105,8 @@ class ServiceSettings(BaseModel):
     health_timeout_s: float = Field(default=2.0, gt=0, le=60)
     client_timeout_s: float = Field(default=5.0, gt=0, le=300)
     client_retries: int = Field(default=2, ge=0, le=10)
+    client_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    client_breaker_reset_s: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("database_url", "nats_url", "redis_url", mode="before")
     @classmethod
