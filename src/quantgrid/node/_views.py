@@ -81,6 +81,14 @@ class OrderView:
     ts_last: int
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        # One written form per number, whether the view comes from the live order
+        # (floats: 1.0) or the store (1): a repeated request is answered as the first.
+        for name in _DECIMALS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, canonical_decimal(value))
+
     @classmethod
     def from_order(cls, order: Order) -> OrderView:
         """Return the view of a live ``Order`` of the core."""
@@ -155,6 +163,16 @@ class OrderView:
             ts_last=stored.ts_last,
             reason=last_reason(history),
         )
+
+
+_DECIMALS = ("quantity", "price", "trigger_price", "filled_qty", "avg_px")
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """Return ``value`` in its shortest form: ``1.0`` is ``1``, ``2.50`` is ``2.5``."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ LIMIT = {
 PUBLIC = (
     "IDEMPOTENT_REPLAYED",
     "ID_PATTERN",
+    "NODE_PROBLEMS",
     "AmendOrderBody",
     "CancelAllBody",
     "CanceledOut",
@@ -78,6 +79,28 @@ async def test_operation_ids_are_stable(apps: dict[str, FastAPI]) -> None:
     }
 
 
+async def test_the_description_names_the_problems_each_route_answers(
+    apps: dict[str, FastAPI],
+) -> None:
+    paths = apps["execution"].openapi()["paths"]
+    problems = {
+        ("post", "/orders"): {"400", "409", "413", "422", "503"},
+        ("patch", "/orders/{client_order_id}"): {"404", "409", "422", "503"},
+        ("delete", "/orders/{client_order_id}"): {"404", "409", "503"},
+        ("get", "/orders/{client_order_id}"): {"404", "503"},
+        ("get", "/fills"): {"422", "503"},
+    }
+
+    for (method, path), statuses in problems.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (method, path)
+        for status in statuses:
+            assert PROBLEM_JSON in responses[status]["content"], (method, path, status)
+    # A repeated submission answers 200 with the first order: described as one.
+    repeated = paths["/orders"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert repeated["schema"] == {"$ref": "#/components/schemas/OrderOut"}
+
+
 async def test_submit_answers_201_once_durable(
     execution: httpx.AsyncClient, headers: Headers, store: InMemoryStore
 ) -> None:
@@ -85,7 +108,7 @@ async def test_submit_answers_201_once_durable(
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["client_order_id"], body["status"]) == ("o-1", "ACCEPTED")
-    assert (body["quantity"], body["price"]) == ("10.0", "99.5")
+    assert (body["quantity"], body["price"]) == ("10", "99.5")
     stored = store.get_order("o-1")
     assert stored is not None and stored.status.value == "ACCEPTED"
 
@@ -179,7 +202,7 @@ async def test_amend_cancel_and_cancel_all(execution: httpx.AsyncClient, headers
     await execution.post("/orders", json=order(client_order_id="o-3"), headers=auth)
     amended = await execution.patch("/orders/o-1", json={"quantity": "20"}, headers=auth)
     assert amended.status_code == 200, amended.text
-    assert amended.json()["quantity"] == "20.0"
+    assert amended.json()["quantity"] == "20"
     assert (await execution.patch("/orders/o-1", json={}, headers=auth)).status_code == 422
     canceled = await execution.delete("/orders/o-2", headers=auth)
     assert canceled.json()["status"] == "CANCELED"
