@@ -9,6 +9,7 @@ for one with ``authenticated()`` or ``require_role(...)``, and ``auth_router`` s
 
 from quantgrid.gateway._app import create_gateway_app
 from quantgrid.gateway._auth import Authenticator
+from quantgrid.gateway._auth_first import install_auth_before_parsing
 from quantgrid.gateway._deps import AuthState, auth_state, authenticated, install_auth, require_role
 from quantgrid.gateway._errors import (
     AuthenticationError,
@@ -61,5 +62,6 @@ __all__ = [
     "create_gateway_app",
     "default_password_hasher",
     "install_auth",
+    "install_auth_before_parsing",
     "require_role",
 ]

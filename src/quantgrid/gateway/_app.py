@@ -9,7 +9,9 @@ import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from quantgrid.gateway._auth import Authenticator
+from quantgrid.gateway._auth_first import install_auth_before_parsing
 from quantgrid.gateway._deps import install_auth
+from quantgrid.gateway._openapi import ServiceApps, install_gateway_openapi
 from quantgrid.gateway._proxy import ServiceProxy
 from quantgrid.gateway._ratelimit import RateLimiter
 from quantgrid.gateway._router import auth_router
@@ -31,6 +33,7 @@ def create_gateway_app(
     services: Mapping[str, FastAPI] | None = None,
     proxies: Mapping[str, ServiceProxy] | None = None,
     limiter: RateLimiter | None = None,
+    described: ServiceApps | None = None,
 ) -> FastAPI:
     """Return the gateway: ``/auth`` and every service under ``/api/<service>/``.
 
@@ -48,11 +51,16 @@ def create_gateway_app(
         ``/api/<name>/<path>`` to that service's ``/<path>``. Closed with the app.
     limiter
         The callers' request budgets (share one with mounted apps).
+    described
+        Distributed mode: returns the proxied services' apps, built but never run, for
+        the OpenAPI description. Mounted apps are described without it.
 
     Returns
     -------
     FastAPI
-        ``/health/dependencies`` checks each service's ``/health``.
+        ``/health/dependencies`` checks each service's ``/health``; ``/openapi.json``
+        describes every service's operations under ``/api/<name>`` too, with the
+        role each needs (``install_gateway_openapi``).
 
     Notes
     -----
@@ -93,8 +101,10 @@ def create_gateway_app(
         lifespan=lifespan,
     )
     install_auth(app, authenticator, limiter=limiter)
+    install_auth_before_parsing(app)
     for name, service_app in sorted(services.items()):
         app.mount(f"/api/{name}", service_app, name=name)
+    install_gateway_openapi(app, lambda: {**(described() if described else {}), **services})
     app.state.proxies = proxies
     return app
 

@@ -14,6 +14,7 @@ from quantgrid.gateway._errors import AuthenticationError, RateLimitedError
 from quantgrid.gateway._principal import Principal
 from quantgrid.gateway._tokens import TokenPair
 from quantgrid.gateway._users import MAX_PASSWORD_CHARS
+from quantgrid.services import problem_responses
 
 Caller = Annotated[Principal, Depends(authenticated())]
 Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
@@ -133,7 +134,16 @@ class KeyResponse(BaseModel):
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@auth_router.post("/login", operation_id="auth_login")
+@auth_router.post(
+    "/login",
+    operation_id="auth_login",
+    responses=problem_responses(
+        {
+            401: "The username or password is wrong, or the user is disabled.",
+            429: "Too many attempts for this username from this address.",
+        }
+    ),
+)
 async def login(body: LoginRequest, request: Request, response: Response) -> TokenResponse:
     """Log in with a username and password; get an access and a refresh token."""
     response.headers.update(NO_STORE)
@@ -153,7 +163,13 @@ async def login(body: LoginRequest, request: Request, response: Response) -> Tok
     return TokenResponse.of(pair)
 
 
-@auth_router.post("/refresh", operation_id="auth_refresh")
+@auth_router.post(
+    "/refresh",
+    operation_id="auth_refresh",
+    responses=problem_responses(
+        {401: "The refresh token is invalid, expired or spent, or its user is disabled."}
+    ),
+)
 async def refresh(body: RefreshRequest, request: Request, response: Response) -> TokenResponse:
     """Trade a refresh token, once, for a new access and refresh token."""
     response.headers.update(NO_STORE)
@@ -170,7 +186,12 @@ async def me(caller: Caller) -> PrincipalResponse:
     )
 
 
-@auth_router.post("/users", status_code=status.HTTP_201_CREATED, operation_id="auth_create_user")
+@auth_router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="auth_create_user",
+    responses=problem_responses({409: "The username is taken."}),
+)
 async def create_user(body: CreateUserRequest, _: Admin, request: Request) -> UserResponse:
     """Create a user (admins only)."""
     users = auth_state(request).authenticator.users
@@ -186,7 +207,12 @@ async def list_users(_: Admin, request: Request) -> list[UserResponse]:
     return [UserResponse.of(user) for user in await anyio.to_thread.run_sync(users.list_users)]
 
 
-@auth_router.post("/keys", status_code=status.HTTP_201_CREATED, operation_id="auth_create_key")
+@auth_router.post(
+    "/keys",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="auth_create_key",
+    responses=problem_responses({404: "No user has the owner's name."}),
+)
 async def create_key(
     body: CreateKeyRequest, _: Admin, request: Request, response: Response
 ) -> NewKeyResponse:
@@ -199,7 +225,11 @@ async def create_key(
     )
 
 
-@auth_router.delete("/keys/{key_id}", operation_id="auth_revoke_key")
+@auth_router.delete(
+    "/keys/{key_id}",
+    operation_id="auth_revoke_key",
+    responses=problem_responses({404: "No API key has this id."}),
+)
 async def revoke_key(key_id: str, _: Admin, request: Request) -> KeyResponse:
     """Revoke an API key (admins only); it is refused from the next request on."""
     keys = auth_state(request).authenticator.keys

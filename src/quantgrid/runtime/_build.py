@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from quantgrid.adapters.bus import EventBus, InProcessEventBus, NatsEventBus
 from quantgrid.adapters.cache import Cache, InMemoryCache, RedisCache
 from quantgrid.adapters.market_data import MarketDataSource, SyntheticSource
-from quantgrid.adapters.storage import SqliteStore, SqlStore
+from quantgrid.adapters.storage import InMemoryStore, SqliteStore, SqlStore, Store
 from quantgrid.data import SyntheticConfig
 from quantgrid.gateway import (
     Authenticator,
@@ -22,20 +22,25 @@ from quantgrid.gateway import (
     RateLimiter,
     ServiceProxy,
     create_gateway_app,
+    install_auth_before_parsing,
 )
 from quantgrid.model import Instrument
 from quantgrid.node import NodeConfig, TradingNode
 from quantgrid.runtime._config import ConfigError, RuntimeConfig
 from quantgrid.runtime._dispatch import PathDispatcher
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
-from quantgrid.services.backtest import ProcessPoolJobRunner
+from quantgrid.services.backtest import InProcessJobRunner, JobRunner, ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
 from quantgrid.services.execution import create_app as execution_app
 from quantgrid.services.market_data import create_app as market_data_app
 from quantgrid.services.portfolio import create_app as portfolio_app
 from quantgrid.services.regime import create_app as regime_app
 from quantgrid.services.risk import create_app as risk_app
-from quantgrid.services.strategy import SqlStrategyConfigs
+from quantgrid.services.strategy import (
+    InMemoryStrategyConfigs,
+    SqlStrategyConfigs,
+    StrategyConfigRepository,
+)
 from quantgrid.services.strategy import create_app as strategy_app
 
 _log = logging.getLogger("quantgrid.runtime")
@@ -143,8 +148,9 @@ def build_service(name: str, config: RuntimeConfig) -> Runtime:
         An unknown name, or a configuration it cannot run on, naming the variable.
     """
     config.check(name)
-    parts = _Parts(config)
+    store = open_store(config.database_url)
     try:
+        parts = _Parts(config, store)
         app: FastAPI | PathDispatcher
         if name == GATEWAY.name:
             app, apps = _distributed_gateway(config, parts), {}
@@ -154,9 +160,9 @@ def build_service(name: str, config: RuntimeConfig) -> Runtime:
             apps = {name: own} | {n: _service_app(n, parts) for n in hosted}
             app = PathDispatcher(own, {f"/{n}": apps[n] for n in hosted}) if hosted else own
     except BaseException:
-        parts.store.close()
+        store.close()
         raise
-    return _runtime(name, app, apps, parts)
+    return _runtime(name, app, apps, parts, store)
 
 
 def build_platform(config: RuntimeConfig) -> Runtime:
@@ -166,22 +172,27 @@ def build_platform(config: RuntimeConfig) -> Runtime:
     node shared by execution, risk and portfolio, one backtest runner. Each service
     app is mounted at ``/api/<name>`` on the gateway.
     """
-    parts = _Parts(config)
+    store = open_store(config.database_url)
     try:
+        parts = _Parts(config, store)
         apps = {name: _service_app(name, parts) for name in SERVICES if name != GATEWAY.name}
         gateway = create_gateway_app(
             config.settings, parts.authenticator, services=apps, limiter=parts.limiter
         )
     except BaseException:
-        parts.store.close()
+        store.close()
         raise
-    return _runtime(GATEWAY.name, gateway, apps, parts)
+    return _runtime(GATEWAY.name, gateway, apps, parts, store)
 
 
 def _runtime(
-    name: str, app: FastAPI | PathDispatcher, apps: dict[str, FastAPI], parts: _Parts
+    name: str,
+    app: FastAPI | PathDispatcher,
+    apps: dict[str, FastAPI],
+    parts: _Parts,
+    store: SqlStore,
 ) -> Runtime:
-    runtime = Runtime(name, app, parts.store, parts.authenticator, apps, parts.node)
+    runtime = Runtime(name, app, store, parts.authenticator, apps, parts.node)
     runtime._starts.append(parts.open_bus_and_cache)
     if parts.node is not None:
         runtime._starts.append(_start_node(parts.node))
@@ -197,10 +208,11 @@ def _front(app: FastAPI | PathDispatcher) -> FastAPI:
 class _Parts:
     """The shared components, made once per process."""
 
-    def __init__(self, config: RuntimeConfig) -> None:
+    def __init__(self, config: RuntimeConfig, store: Store) -> None:
         self.config = config
-        self.store = open_store(config.database_url)
-        self.authenticator = Authenticator(self.store, AuthSettings(jwt_secret=config.jwt_secret))
+        self.store = store
+        auth = AuthSettings(jwt_secret=config.jwt_secret, rate_limits=config.rate_limits)
+        self.authenticator = Authenticator(self.store, auth)
         self.limiter: RateLimiter = InMemoryRateLimiter(self.authenticator.clock)
         self.bus: EventBus = (
             InProcessEventBus() if config.bus_url is None else NatsEventBus(config.bus_url)
@@ -228,6 +240,12 @@ class _Parts:
         )
         return NodeConfig(instruments=[Instrument(i) for i in ids])
 
+    def strategy_configs(self) -> StrategyConfigRepository:
+        return SqlStrategyConfigs(self.config.database_url)
+
+    def job_runner(self) -> JobRunner:
+        return ProcessPoolJobRunner(self.store, self.config.backtest)
+
     async def open_bus_and_cache(self, stack: AsyncExitStack) -> None:
         if isinstance(self.bus, NatsEventBus):
             await self.bus.connect()
@@ -237,6 +255,31 @@ class _Parts:
         stack.push_async_callback(self.cache.close)
         if self._source is not None:
             stack.push_async_callback(self._source.close)
+
+
+class _SchemaParts(_Parts):
+    """Stand-ins the service apps are built on for their OpenAPI description alone.
+
+    In memory and never started: no database, bus, cache, upstream or worker is
+    opened, so the distributed gateway describes every service without reaching one.
+    """
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        tiny = SyntheticSource(SyntheticConfig(instruments=("SYN0",), bars=10))
+        config = replace(config, bus_url=None, cache_url=None, source=tiny, node=None)
+        super().__init__(config, InMemoryStore())
+
+    def strategy_configs(self) -> StrategyConfigRepository:
+        return InMemoryStrategyConfigs()
+
+    def job_runner(self) -> JobRunner:
+        return InProcessJobRunner(self.store, self.config.backtest)
+
+
+def _described_services(config: RuntimeConfig) -> dict[str, FastAPI]:
+    """Return every service's app, built on stand-ins, for the gateway's description."""
+    parts = _SchemaParts(config)
+    return {name: _service_app(name, parts) for name in SERVICES if name != GATEWAY.name}
 
 
 def open_store(url: str) -> SqlStore:
@@ -269,6 +312,12 @@ def open_store(url: str) -> SqlStore:
 
 
 def _service_app(name: str, parts: _Parts) -> FastAPI:
+    app = _new_service_app(name, parts)
+    install_auth_before_parsing(app)
+    return app
+
+
+def _new_service_app(name: str, parts: _Parts) -> FastAPI:
     config, auth, limiter = parts.config, parts.authenticator, parts.limiter
     # Services name their authenticator keyword differently: adapted here.
     if name == "market-data":
@@ -280,10 +329,10 @@ def _service_app(name: str, parts: _Parts) -> FastAPI:
             parts.source, None, parts.cache, config.regime, authenticator=auth, limiter=limiter
         )
     if name == "strategy":
-        configs = SqlStrategyConfigs(config.database_url)
+        configs = parts.strategy_configs()
         return strategy_app(configs, None, settings=config.settings, authenticator=auth)
     if name == "backtest":
-        runner = ProcessPoolJobRunner(parts.store, config.backtest)
+        runner = parts.job_runner()
         return backtest_app(parts.store, runner, config.backtest, authenticator=auth)
     if parts.node is None:
         parts.node = TradingNode(parts.node_config(), store=parts.store, bus=parts.bus)
@@ -306,8 +355,14 @@ def _distributed_gateway(config: RuntimeConfig, parts: _Parts) -> FastAPI:
                 proxies[name] = ServiceProxy.from_settings(config.settings, name)
     except SettingsError as error:
         raise ConfigError(f"`serve gateway` forwards to every service: {error}") from None
+    # The gateway describes the services from their code, built on stand-ins: every
+    # process runs this same package (see ``install_gateway_openapi``).
     return create_gateway_app(
-        config.settings, parts.authenticator, proxies=proxies, limiter=parts.limiter
+        config.settings,
+        parts.authenticator,
+        proxies=proxies,
+        limiter=parts.limiter,
+        described=lambda: _described_services(config),
     )
 
 

@@ -26,7 +26,11 @@ from quantgrid.services._http.errors import (
 from quantgrid.services._http.health import HealthCheck
 from quantgrid.services._http.logs import configure_logging
 from quantgrid.services._http.metrics import ServiceMetrics
-from quantgrid.services._http.openapi import assert_stable_operation_ids, operation_id
+from quantgrid.services._http.openapi import (
+    assert_stable_operation_ids,
+    operation_id,
+    problem_responses,
+)
 from quantgrid.services._http.problems import Problem, ValidationProblem, problem_response
 from quantgrid.services._http.settings import ServiceSettings, SettingsError
 from quantgrid.services._registry import (
@@ -63,5 +67,6 @@ __all__ = [
     "current_correlation_id",
     "operation_id",
     "problem_response",
+    "problem_responses",
     "problem_type",
 ]

@@ -38,6 +38,7 @@ PUBLIC_API = {
         "create_gateway_app",
         "default_password_hasher",
         "install_auth",
+        "install_auth_before_parsing",
         "require_role",
     ),
 }

@@ -14,7 +14,14 @@ from fastapi.routing import APIRoute
 
 from quantgrid.adapters.storage import InMemoryStore, Role
 from quantgrid.core import TestClock
-from quantgrid.gateway import Authenticator, Principal, auth_router, require_role
+from quantgrid.gateway import (
+    Authenticator,
+    Principal,
+    auth_router,
+    create_gateway_app,
+    require_role,
+)
+from quantgrid.services import PROBLEM_JSON, ServiceSettings
 from tests.unit.gateway.conftest import PASSWORD, START_NS
 
 pytestmark = pytest.mark.anyio
@@ -108,6 +115,23 @@ def test_operation_ids_are_stable(app: FastAPI) -> None:
         ("POST", "/auth/keys"): "auth_create_key",
         ("DELETE", "/auth/keys/{key_id}"): "auth_revoke_key",
     }
+
+
+def test_the_description_names_the_problems_each_route_answers(auth: Authenticator) -> None:
+    paths = create_gateway_app(ServiceSettings(), auth).openapi()["paths"]
+    problems = {
+        ("post", "/auth/login"): {"400", "401", "422", "429"},
+        ("post", "/auth/refresh"): {"400", "401", "422"},
+        ("get", "/auth/me"): {"401", "429"},
+        ("post", "/auth/users"): {"401", "403", "409", "422", "429"},
+        ("post", "/auth/keys"): {"401", "403", "404", "422", "429"},
+        ("delete", "/auth/keys/{key_id}"): {"401", "403", "404", "429"},
+    }
+
+    for (method, path), statuses in problems.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (method, path)
+        assert all(PROBLEM_JSON in responses[s]["content"] for s in statuses), (method, path)
 
 
 MATRIX = [

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import Users
 from quantgrid.runtime import Runtime, build_platform, build_service
-from quantgrid.services import SERVICES
+from quantgrid.services import SERVICES, assert_stable_operation_ids
 from tests.unit.runtime.conftest import PASSWORD, make_config
 
 pytestmark = pytest.mark.anyio
@@ -116,3 +117,37 @@ async def test_a_trader_submits_an_order_through_the_gateway(gateway: httpx.Asyn
     assert answer.status_code in (200, 201), answer.text
     listed = await gateway.get("/api/execution/orders", headers=headers)
     assert [o["client_order_id"] for o in listed.json()["items"]] == ["C-1"]
+
+
+async def test_the_gateway_describes_every_operation_with_a_stable_id(platform: Runtime) -> None:
+    assert isinstance(platform.app, FastAPI)
+    assert_stable_operation_ids(platform.app)
+    paths = platform.app.openapi()["paths"]
+    for name, app in platform.apps.items():
+        for path, item in app.openapi()["paths"].items():
+            for method, operation in item.items():
+                described = paths[f"/api/{name}{path}"][method]
+                assert (
+                    described["operationId"]
+                    == f"{name.replace('-', '_')}_" + (operation["operationId"])
+                )
+
+
+async def test_the_distributed_gateway_describes_every_service_while_none_is_up(
+    tmp_path: Path,
+) -> None:
+    # Nothing listens on port 9: the description is built from the services' code.
+    urls = {s.env_url: "http://127.0.0.1:9" for n, s in SERVICES.items() if n != "gateway"}
+    runtime = build_service("gateway", make_config(tmp_path, "distributed", **urls))
+
+    async with runtime.running() as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            answer = await client.get("/openapi.json")
+
+    assert answer.status_code == 200, answer.text
+    paths = answer.json()["paths"]
+    assert paths["/api/execution/orders"]["post"]["operationId"] == "execution_submit_order"
+    assert paths["/api/execution/orders"]["post"]["x-required-role"] == "trader"
+    assert paths["/api/risk/risk/limits"]["put"]["x-required-role"] == "admin"
+    assert paths["/auth/login"]["post"]["security"] == []

@@ -10,6 +10,7 @@ from quantgrid.services import (
     ServiceSettings,
     assert_stable_operation_ids,
     create_service_app,
+    problem_responses,
 )
 from tests.unit.services.apps import client_for, orders_app
 
@@ -85,6 +86,37 @@ def test_errors_are_described_as_problem_json() -> None:
     assert "HTTPValidationError" not in components
     assert "ValidationError" not in components
     assert set(components["Problem"]["required"]) == {"title", "status", "detail"}
+
+
+def test_problems_answered_before_a_route_runs_are_described() -> None:
+    paths = orders_app().openapi()["paths"]
+
+    submit = paths["/orders/{client_order_id}"]["post"]["responses"]
+    get = paths["/orders/{client_order_id}"]["get"]["responses"]
+    health = paths["/health"]["get"]["responses"]
+    assert {"400", "404", "413"} <= set(submit)  # a body; a path parameter
+    assert "404" in get and "400" not in get and "413" not in get
+    assert not {"400", "404", "413"} & set(health)
+    assert submit["413"]["content"] == {
+        PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+
+
+def test_a_route_describes_its_own_problems() -> None:
+    router = APIRouter()
+
+    @router.delete("/quotes/{quote_id}", responses=problem_responses({409: "It traded."}))
+    async def cancel_quote(quote_id: str) -> dict[str, str]:
+        return {}
+
+    app = create_service_app("md", settings=ServiceSettings(), routers=[router])
+    responses = app.openapi()["paths"]["/quotes/{quote_id}"]["delete"]["responses"]
+
+    assert responses["409"] == {
+        "description": "It traded.",
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    assert responses["404"]["description"] == "Nothing is at this path."
 
 
 def test_describing_problems_twice_changes_nothing() -> None:

@@ -34,6 +34,7 @@ PUBLIC_API = {
         "current_correlation_id",
         "operation_id",
         "problem_response",
+        "problem_responses",
         "problem_type",
     ),
 }

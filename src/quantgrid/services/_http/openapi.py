@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
@@ -34,12 +35,45 @@ def _problem_content(model: str) -> dict[str, Any]:
     return {PROBLEM_JSON: {"schema": {"$ref": _REF.format(model=model)}}}
 
 
+def problem_responses(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """Return OpenAPI responses, each a ``Problem`` under ``application/problem+json``.
+
+    For a route's ``responses=``: ``problem_responses({404: "No order has this id."})``
+    documents the statuses a route answers with a problem, beside the ones every
+    operation gets (see ``describe_problems``).
+
+    Parameters
+    ----------
+    described
+        What each status means for this operation.
+
+    Notes
+    -----
+    The responses refer to the ``Problem`` component, which ``create_service_app``
+    puts in every app's description.
+    """
+    return {
+        status: {"description": description, "content": _problem_content("Problem")}
+        for status, description in described.items()
+    }
+
+
+# Answered before a route runs, so every operation that could get them says so.
+_BODY_PROBLEMS = {
+    400: "The body is not valid JSON.",
+    413: "The body is larger than the service's limit.",
+}
+_PATH_PROBLEMS = {404: "Nothing is at this path."}
+
+
 def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Describe every operation's errors as problem+json, in place; return ``schema``.
 
     A 422 FastAPI described with its own validation schema becomes a
     ``ValidationProblem``, and each operation gains a ``default`` response: a
-    ``Problem``. Responses a route describes itself are kept. Idempotent.
+    ``Problem``. An operation taking a body also describes its 400 (not JSON) and
+    413 (too large); one with path parameters its 404. Responses a route describes
+    itself are kept. Idempotent.
     """
     _, top = models_json_schema(
         [(Problem, "serialization"), (ValidationProblem, "serialization")],
@@ -60,6 +94,11 @@ def describe_problems(schema: dict[str, Any]) -> dict[str, Any]:
                     "description": "The request broke a rule.",
                     "content": _problem_content("ValidationProblem"),
                 }
+            common = dict(_BODY_PROBLEMS) if "requestBody" in operation else {}
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                common |= _PATH_PROBLEMS
+            for status, response in problem_responses(common).items():
+                responses.setdefault(str(status), response)
             responses.setdefault(
                 "default",
                 {"description": "An error, as a problem.", "content": _problem_content("Problem")},

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from quantgrid.adapters.storage import JobStatus, Role, Store
 from quantgrid.core import Clock, LiveClock
 from quantgrid.gateway import Authenticator, Principal, install_auth, require_role
-from quantgrid.services import create_service_app
+from quantgrid.services import create_service_app, problem_responses
 from quantgrid.services.backtest._jobs import BacktestJobs, field_error, invalid
 from quantgrid.services.backtest._models import (
     BacktestJobPage,
@@ -35,6 +35,15 @@ MAX_EQUITY_POINTS = 10_000
 Viewer = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 Trader = Annotated[Principal, Depends(require_role(Role.TRADER))]
 JobId = Annotated[str, Path(min_length=1, max_length=128, description="A backtest job's id.")]
+
+_UNKNOWN_JOB = {404: "No backtest job has this id."}
+_RESULTS = problem_responses(
+    {
+        **_UNKNOWN_JOB,
+        409: "The job is queued, running or failed: it has no results.",
+        410: "The job is done, but its result files were removed.",
+    }
+)
 
 
 def create_app(
@@ -109,9 +118,19 @@ def _read_equity(path: FilePath, offset: int, limit: int) -> tuple[int, list[dic
 
 
 def _router(jobs: BacktestJobs) -> APIRouter:
-    router = APIRouter(prefix="/backtests", tags=["backtests"])
+    router = APIRouter(
+        prefix="/backtests",
+        tags=["backtests"],
+        responses=problem_responses({503: "The jobs' database or runner is unavailable."}),
+    )
 
-    @router.post("", status_code=202)
+    @router.post(
+        "",
+        status_code=202,
+        responses=problem_responses(
+            {503: "The queue is full (retry after `Retry-After`), or the runner is stopping."}
+        ),
+    )
     async def submit_backtest(
         body: BacktestRequest, caller: Trader, response: Response
     ) -> BacktestJobView:
@@ -137,12 +156,12 @@ def _router(jobs: BacktestJobs) -> APIRouter:
         page, next_cursor = await jobs.list_page(wanted, limit, cursor)
         return BacktestJobPage(items=[BacktestJobView.of(j) for j in page], next_cursor=next_cursor)
 
-    @router.get("/{job_id}")
+    @router.get("/{job_id}", responses=problem_responses(_UNKNOWN_JOB))
     async def get_backtest(job_id: JobId, caller: Viewer) -> BacktestJobView:
         """Return a job: status, progress, error, timestamps."""
         return BacktestJobView.of(await jobs.get(job_id))
 
-    @router.get("/{job_id}/results")
+    @router.get("/{job_id}/results", responses=_RESULTS)
     async def get_backtest_results(job_id: JobId, caller: Viewer) -> BacktestResults:
         """Return a done job's statistics; 409 while it is queued or running, or failed."""
         stats = await jobs.read_json(job_id, "stats.json")
@@ -158,7 +177,10 @@ def _router(jobs: BacktestJobs) -> APIRouter:
     @router.get(
         "/{job_id}/report",
         response_class=HTMLResponse,
-        responses={200: {"description": "The HTML report; it opens without a network."}},
+        responses={
+            200: {"description": "The HTML report; it opens without a network."},
+            **_RESULTS,
+        },
     )
     async def get_backtest_report(job_id: JobId, caller: Viewer) -> Response:
         """Return a done job's interactive HTML report."""
@@ -168,7 +190,10 @@ def _router(jobs: BacktestJobs) -> APIRouter:
     @router.get(
         "/{job_id}/equity",
         response_model=EquityPage,
-        responses={200: {"content": {"text/csv": {}}, "description": "The equity curve."}},
+        responses={
+            200: {"content": {"text/csv": {}}, "description": "The equity curve."},
+            **_RESULTS,
+        },
     )
     async def get_backtest_equity(
         job_id: JobId,
@@ -193,7 +218,16 @@ def _router(jobs: BacktestJobs) -> APIRouter:
             items=[EquityPoint.model_validate(row) for row in rows],
         )
 
-    @router.delete("/{job_id}")
+    @router.delete(
+        "/{job_id}",
+        responses=problem_responses(
+            {
+                **_UNKNOWN_JOB,
+                403: "A trader cancels only the jobs they submitted.",
+                409: "The job already ended.",
+            }
+        ),
+    )
     async def cancel_backtest(job_id: JobId, caller: Trader) -> BacktestJobView:
         """Cancel a queued or running job (yours, or any as an admin); 409 if it ended."""
         return BacktestJobView.of(await jobs.cancel(job_id, caller))

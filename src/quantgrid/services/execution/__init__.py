@@ -9,7 +9,11 @@ history and fills) and ``GET /fills``. Viewers list; traders trade. See
 
 from quantgrid.services.execution._app import IDEMPOTENT_REPLAYED, create_app, orders_router
 from quantgrid.services.execution._backend import ExecutionBackend
-from quantgrid.services.execution._errors import OrderDeniedError, install_node_errors
+from quantgrid.services.execution._errors import (
+    NODE_PROBLEMS,
+    OrderDeniedError,
+    install_node_errors,
+)
 from quantgrid.services.execution._models import (
     ID_PATTERN,
     AmendOrderBody,
@@ -27,6 +31,7 @@ from quantgrid.services.execution._models import (
 __all__ = [
     "IDEMPOTENT_REPLAYED",
     "ID_PATTERN",
+    "NODE_PROBLEMS",
     "AmendOrderBody",
     "CancelAllBody",
     "CanceledOut",

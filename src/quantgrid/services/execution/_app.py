@@ -11,9 +11,16 @@ from quantgrid.adapters.storage import Role
 from quantgrid.gateway import Authenticator, Principal, RateLimiter, install_auth, require_role
 from quantgrid.model import OrderEvent, OrderStatus
 from quantgrid.node import TradingNode
-from quantgrid.services import ServiceError, ServiceMetrics, ServiceSettings, create_service_app
+from quantgrid.services import (
+    ServiceError,
+    ServiceMetrics,
+    ServiceSettings,
+    create_service_app,
+    problem_responses,
+)
 from quantgrid.services.execution._backend import ExecutionBackend
 from quantgrid.services.execution._errors import (
+    NODE_PROBLEMS,
     VALIDATION_ERROR,
     OrderDeniedError,
     install_node_errors,
@@ -63,6 +70,7 @@ async def _metrics(request: Request) -> ServiceMetrics:
 
 
 Metrics = Annotated[ServiceMetrics, Depends(_metrics)]
+_NOT_FOUND = {404: "No order has this client order id."}
 
 
 class _KeyMismatchError(ServiceError):
@@ -73,12 +81,17 @@ class _KeyMismatchError(ServiceError):
 
 def orders_router() -> APIRouter:
     """Return the routes of ``/orders`` and ``/fills``."""
-    router = APIRouter(tags=["orders"])
+    router = APIRouter(tags=["orders"], responses=NODE_PROBLEMS)
 
     @router.post(
         "/orders",
         status_code=201,
-        responses={200: {"description": "A repeated request: the order it made first."}},
+        responses={
+            200: {"model": OrderOut, "description": "A repeated request: the order it made first."},
+            **problem_responses(
+                {409: "The client order id names an earlier order with other fields."}
+            ),
+        },
     )
     async def submit_order(
         body: SubmitOrderBody,
@@ -130,7 +143,12 @@ def orders_router() -> APIRouter:
             )
         return OrderOut.of(order)
 
-    @router.patch("/orders/{client_order_id}")
+    @router.patch(
+        "/orders/{client_order_id}",
+        responses=problem_responses(
+            {**_NOT_FOUND, 409: "The order ended, or the amendment is refused."}
+        ),
+    )
     async def amend_order(
         client_order_id: OrderId, body: AmendOrderBody, backend: Backend, _caller: Trader
     ) -> OrderOut:
@@ -147,7 +165,10 @@ def orders_router() -> APIRouter:
         )
         return OrderOut.of(view)
 
-    @router.delete("/orders/{client_order_id}")
+    @router.delete(
+        "/orders/{client_order_id}",
+        responses=problem_responses({**_NOT_FOUND, 409: "The order already ended."}),
+    )
     async def cancel_order(client_order_id: OrderId, backend: Backend, _caller: Trader) -> OrderOut:
         """Cancel a working order (answered PENDING_CANCEL or CANCELED)."""
         return OrderOut.of(await backend.cancel(client_order_id))
@@ -183,7 +204,7 @@ def orders_router() -> APIRouter:
         )
         return OrderPage(items=[OrderOut.of(v) for v in page.items], next_cursor=page.next_cursor)
 
-    @router.get("/orders/{client_order_id}")
+    @router.get("/orders/{client_order_id}", responses=problem_responses(_NOT_FOUND))
     async def get_order(
         client_order_id: OrderId, backend: Backend, _caller: Viewer
     ) -> OrderDetailOut:

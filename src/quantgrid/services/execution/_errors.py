@@ -18,10 +18,16 @@ from quantgrid.node import (
     OrderRefusedError,
     StorageFailedError,
 )
-from quantgrid.services import ServiceError, problem_response, problem_type
+from quantgrid.services import ServiceError, problem_response, problem_responses, problem_type
 
 VALIDATION_ERROR = problem_type("validation-error")
 ORDER_DENIED = problem_type("order-denied")
+
+#: The OpenAPI responses of what every route over the node may answer besides its own
+#: (``install_node_errors``): pass as ``APIRouter(responses=NODE_PROBLEMS)``.
+NODE_PROBLEMS = problem_responses(
+    {503: "The trading node or its store is down; retry after `Retry-After` seconds."}
+)
 
 
 class OrderDeniedError(ServiceError):

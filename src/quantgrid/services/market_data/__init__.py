@@ -18,6 +18,8 @@ from quantgrid.services.market_data._models import (
     TickerResponse,
 )
 from quantgrid.services.market_data._problems import (
+    UNKNOWN_SYMBOL_PROBLEM,
+    UPSTREAM_PROBLEMS,
     InvalidQueryError,
     SymbolNotFoundError,
     as_service_error,
@@ -31,6 +33,8 @@ __all__ = [
     "ERROR_REASONS",
     "MAX_OHLCV_LIMIT",
     "SERVICE",
+    "UNKNOWN_SYMBOL_PROBLEM",
+    "UPSTREAM_PROBLEMS",
     "CacheReport",
     "CachedAnswers",
     "EndpointCacheStats",

@@ -21,6 +21,7 @@ from quantgrid.services import (
     DependencyUnavailableError,
     ServiceError,
     problem_response,
+    problem_responses,
     problem_type,
 )
 
@@ -31,6 +32,17 @@ UPSTREAM_RATE_LIMITED = problem_type("upstream-rate-limited")
 UPSTREAM_BAD_PAYLOAD = problem_type("upstream-bad-payload")
 UPSTREAM_ERROR = problem_type("upstream-error")
 VALIDATION_ERROR = problem_type("validation-error")
+
+#: The OpenAPI responses of what every route over the upstream may answer besides its
+#: own (``as_service_error``): pass as ``APIRouter(responses=UPSTREAM_PROBLEMS)``.
+UPSTREAM_PROBLEMS = problem_responses(
+    {
+        502: "The upstream answered an error or nonsense (`upstream` names it).",
+        503: "The upstream cannot be reached in time, is rate limited, or its circuit is open.",
+    }
+)
+#: The OpenAPI response of a route that takes a symbol in its path.
+UNKNOWN_SYMBOL_PROBLEM = problem_responses({404: "No symbol of this name is served."})
 
 
 class SymbolNotFoundError(ServiceError):

@@ -18,6 +18,7 @@ from quantgrid.services.market_data._models import (
     SymbolsResponse,
     TickerResponse,
 )
+from quantgrid.services.market_data._problems import UNKNOWN_SYMBOL_PROBLEM, UPSTREAM_PROBLEMS
 from quantgrid.services.market_data._queries import MarketDataQueries
 
 #: The most bars one OHLCV answer holds.
@@ -30,6 +31,7 @@ def market_data_router(queries: MarketDataQueries) -> APIRouter:
         prefix="/market-data",
         tags=["market-data"],
         dependencies=[Depends(require_role(Role.VIEWER))],
+        responses=UPSTREAM_PROBLEMS,
     )
 
     @router.get("/symbols")
@@ -37,12 +39,12 @@ def market_data_router(queries: MarketDataQueries) -> APIRouter:
         """List the symbols served."""
         return await queries.symbols()
 
-    @router.get("/price/{symbol}")
+    @router.get("/price/{symbol}", responses=UNKNOWN_SYMBOL_PROBLEM)
     async def get_price(symbol: Symbol) -> PriceResponse:
         """Return the latest price of a symbol."""
         return await queries.price(symbol)
 
-    @router.get("/ohlcv/{symbol}")
+    @router.get("/ohlcv/{symbol}", responses=UNKNOWN_SYMBOL_PROBLEM)
     async def get_ohlcv(
         symbol: Symbol,
         start: Annotated[
@@ -61,7 +63,7 @@ def market_data_router(queries: MarketDataQueries) -> APIRouter:
         """Return OHLCV bars of a symbol lying within a window, oldest first."""
         return await queries.ohlcv(symbol, start=start, end=end, timeframe=timeframe, limit=limit)
 
-    @router.get("/ticker/{symbol}")
+    @router.get("/ticker/{symbol}", responses=UNKNOWN_SYMBOL_PROBLEM)
     async def get_ticker(symbol: Symbol) -> TickerResponse:
         """Return best quotes, last price and 24-hour volume and change of a symbol."""
         return await queries.ticker(symbol)

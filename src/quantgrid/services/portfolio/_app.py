@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import Authenticator, Principal, RateLimiter, install_auth, require_role
 from quantgrid.services import ServiceMetrics, ServiceSettings, create_service_app
-from quantgrid.services.execution import install_node_errors
+from quantgrid.services.execution import NODE_PROBLEMS, install_node_errors
 from quantgrid.services.portfolio._backend import PortfolioBackend
 from quantgrid.services.portfolio._models import (
     CashOut,
@@ -34,7 +34,7 @@ Backend = Annotated[PortfolioBackend, Depends(_backend)]
 
 def portfolio_router() -> APIRouter:
     """Return the routes of ``/portfolio``."""
-    router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+    router = APIRouter(prefix="/portfolio", tags=["portfolio"], responses=NODE_PROBLEMS)
 
     @router.get("/positions")
     async def list_positions(

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Depends, Query
 
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import require_role
-from quantgrid.services.market_data import Instant, Symbol
+from quantgrid.services.market_data import (
+    UNKNOWN_SYMBOL_PROBLEM,
+    UPSTREAM_PROBLEMS,
+    Instant,
+    Symbol,
+)
 from quantgrid.services.regime._models import (
     RegimeBatchRequest,
     RegimeBatchResponse,
@@ -50,6 +55,7 @@ def regime_router(regimes: MarketRegimes) -> APIRouter:
         prefix="/regime",
         tags=["regime"],
         dependencies=[Depends(require_role(Role.VIEWER))],
+        responses=UPSTREAM_PROBLEMS,
     )
 
     @router.get("/overview")
@@ -81,14 +87,14 @@ def regime_router(regimes: MarketRegimes) -> APIRouter:
             unknown=[s for s in wanted if s not in readings],
         )
 
-    @router.get("/{symbol}")
+    @router.get("/{symbol}", responses=UNKNOWN_SYMBOL_PROBLEM)
     async def get_regime(symbol: Symbol) -> RegimeResponse:
         """Return the current regime of a symbol, its confidence and the indicators behind it."""
         await regimes.require(symbol)
         current = await regimes.current()
         return _response(regimes, symbol, current["readings"].get(symbol))
 
-    @router.get("/{symbol}/history")
+    @router.get("/{symbol}/history", responses=UNKNOWN_SYMBOL_PROBLEM)
     async def get_regime_history(
         symbol: Symbol,
         start: Annotated[

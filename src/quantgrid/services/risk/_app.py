@@ -16,7 +16,7 @@ from quantgrid.services import (
     create_service_app,
     problem_type,
 )
-from quantgrid.services.execution import SubmitOrderBody, install_node_errors
+from quantgrid.services.execution import NODE_PROBLEMS, SubmitOrderBody, install_node_errors
 from quantgrid.services.risk import _calc
 from quantgrid.services.risk._backend import RiskBackend
 from quantgrid.services.risk._calc import RiskInputError
@@ -78,7 +78,7 @@ def _who(caller: Principal, body: ReasonBody | None) -> str:
 
 def risk_router() -> APIRouter:
     """Return the routes of ``/risk``."""
-    router = APIRouter(prefix="/risk", tags=["risk"])
+    router = APIRouter(prefix="/risk", tags=["risk"], responses=NODE_PROBLEMS)
 
     @router.post("/approve")
     async def approve_order(

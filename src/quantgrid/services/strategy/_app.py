@@ -20,6 +20,7 @@ from quantgrid.services import (
     ServiceError,
     ServiceSettings,
     create_service_app,
+    problem_responses,
     problem_type,
 )
 from quantgrid.services.strategy._catalogue import (
@@ -54,6 +55,12 @@ Viewer = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 Trader = Annotated[Principal, Depends(require_role(Role.TRADER))]
 ConfigId = Annotated[str, Path(min_length=1, max_length=64, description="A configuration's id.")]
 StrategyName = Annotated[str, Path(min_length=1, max_length=64, description="A strategy's name.")]
+
+_UNKNOWN_STRATEGY = problem_responses({404: "No registered strategy has this name."})
+_UNKNOWN_CONFIG = {404: "No strategy configuration has this id."}
+_NO_NODE = {
+    503: "No trading node is configured, or it does not answer (`dependency` names it).",
+}
 
 
 class UnknownStrategyError(ServiceError):
@@ -298,12 +305,12 @@ def _catalogue_router() -> APIRouter:
         """List every registered strategy with its parameters' JSON Schema."""
         return StrategyList(items=[describe_strategy(cls) for cls in strategy_classes()])
 
-    @router.get("/{name}")
+    @router.get("/{name}", responses=_UNKNOWN_STRATEGY)
     async def get_strategy(name: StrategyName, caller: Viewer) -> StrategyInfo:
         """Describe one strategy and its parameters."""
         return describe_strategy(require_strategy(name))
 
-    @router.post("/{name}/validate")
+    @router.post("/{name}/validate", responses=_UNKNOWN_STRATEGY)
     async def validate_strategy_params(
         name: StrategyName, body: ValidateParamsBody, caller: Viewer
     ) -> ValidatedParams:
@@ -315,7 +322,11 @@ def _catalogue_router() -> APIRouter:
 
 
 def _configs_router(service: _StrategyService) -> APIRouter:
-    router = APIRouter(prefix="/strategy-configs", tags=["strategy configurations"])
+    router = APIRouter(
+        prefix="/strategy-configs",
+        tags=["strategy configurations"],
+        responses=problem_responses({503: "The configurations' database is unavailable."}),
+    )
 
     @router.post("", status_code=201)
     async def create_strategy_config(
@@ -360,14 +371,20 @@ def _configs_router(service: _StrategyService) -> APIRouter:
             next_cursor=page.next_cursor,
         )
 
-    @router.get("/{config_id}")
+    @router.get("/{config_id}", responses=problem_responses(_UNKNOWN_CONFIG))
     async def get_strategy_config(config_id: ConfigId, caller: Viewer) -> StrategyConfigView:
         """Return one configuration, and whether it runs."""
         config = await service.require(config_id)
         running = await service.running()
         return StrategyConfigView.of(config, None if running is None else config_id in running)
 
-    @router.delete("/{config_id}", status_code=204)
+    @router.delete(
+        "/{config_id}",
+        status_code=204,
+        responses=problem_responses(
+            {**_UNKNOWN_CONFIG, 409: "The configuration's strategy runs: stop it first."}
+        ),
+    )
     async def delete_strategy_config(config_id: ConfigId, caller: Trader) -> Response:
         """Forget a configuration; one that runs must be stopped first (409)."""
         await service.require(config_id)
@@ -376,21 +393,23 @@ def _configs_router(service: _StrategyService) -> APIRouter:
         await service.call(service.configs.remove, config_id)
         return Response(status_code=204)
 
-    @router.post("/{config_id}/start")
+    @router.post("/{config_id}/start", responses=problem_responses({**_UNKNOWN_CONFIG, **_NO_NODE}))
     async def start_strategy(config_id: ConfigId, caller: Trader) -> StrategyRunState:
         """Have the trading node run the configuration's strategy."""
         config = await service.require(config_id)
         changed = await service.require_host().start_strategy(config)
         return StrategyRunState(config_id=config_id, running=True, changed=changed)
 
-    @router.post("/{config_id}/stop")
+    @router.post("/{config_id}/stop", responses=problem_responses({**_UNKNOWN_CONFIG, **_NO_NODE}))
     async def stop_strategy(config_id: ConfigId, caller: Trader) -> StrategyRunState:
         """Have the trading node stop the configuration's strategy."""
         await service.require(config_id)
         changed = await service.require_host().stop_strategy(config_id)
         return StrategyRunState(config_id=config_id, running=False, changed=changed)
 
-    @router.get("/{config_id}/signals")
+    @router.get(
+        "/{config_id}/signals", responses=problem_responses({**_UNKNOWN_CONFIG, **_NO_NODE})
+    )
     async def list_strategy_signals(
         config_id: ConfigId,
         caller: Viewer,

@@ -481,6 +481,25 @@ def test_the_openapi_description_shows_problems_and_media_types(app: FastAPI):
     assert {"application/json", "text/csv"} <= set(equity)
 
 
+def test_the_description_names_the_problems_each_route_answers(app: FastAPI):
+    paths = app.openapi()["paths"]
+    done_only = {"404", "409", "410", "503"}
+    problems = {
+        ("post", "/backtests"): {"400", "413", "422", "503"},
+        ("get", "/backtests"): {"422", "503"},
+        ("get", "/backtests/{job_id}"): {"404", "503"},
+        ("get", "/backtests/{job_id}/results"): done_only,
+        ("get", "/backtests/{job_id}/report"): done_only,
+        ("get", "/backtests/{job_id}/equity"): done_only,
+        ("delete", "/backtests/{job_id}"): {"403", "404", "409", "503"},
+    }
+
+    for (method, path), statuses in problems.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (method, path)
+        assert all(PROBLEM_JSON in responses[s]["content"] for s in statuses), (method, path)
+
+
 def _client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://backtest")
 

@@ -8,6 +8,8 @@ PUBLIC_API = (
     "ERROR_REASONS",
     "MAX_OHLCV_LIMIT",
     "SERVICE",
+    "UNKNOWN_SYMBOL_PROBLEM",
+    "UPSTREAM_PROBLEMS",
     "CacheReport",
     "CachedAnswers",
     "EndpointCacheStats",

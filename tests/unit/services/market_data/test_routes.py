@@ -231,6 +231,17 @@ def test_the_openapi_description_has_problem_responses(app: FastAPI) -> None:
     ]  # fmt: skip
 
 
+def test_the_description_names_the_upstream_and_symbol_problems(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+
+    for path, item in paths.items():
+        if path.startswith("/market-data"):
+            described = item["get"]["responses"]
+            assert {"502", "503"} <= set(described), path
+            assert ("404" in described) == ("{symbol}" in path), path
+            assert PROBLEM_JSON in described["404" if "{symbol}" in path else "502"]["content"]
+
+
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 async def test_every_route_needs_credentials(anonymous: httpx.AsyncClient, operation: str) -> None:
     missing = await anonymous.get(OPERATIONS[operation])

@@ -34,6 +34,13 @@ def test_the_public_api_is_stable() -> None:
     assert tuple(importlib.import_module("quantgrid.services.portfolio").__all__) == PUBLIC
 
 
+async def test_every_route_describes_the_node_being_down(apps: dict[str, FastAPI]) -> None:
+    for path, item in apps["portfolio"].openapi()["paths"].items():
+        if path.startswith("/portfolio"):
+            for operation in item.values():
+                assert "503" in operation["responses"], operation["operationId"]
+
+
 async def test_operation_ids_are_stable(apps: dict[str, FastAPI]) -> None:
     app = apps["portfolio"]
     assert_stable_operation_ids(app)

@@ -356,6 +356,16 @@ def test_operation_ids_are_stable(app: FastAPI) -> None:
     assert ids == set(OPERATIONS)
 
 
+def test_the_description_names_the_upstream_and_symbol_problems(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+
+    for name, (method, path) in OPERATIONS.items():
+        template = path.replace("SYN0", "{symbol}")
+        described = paths[template][method.lower()]["responses"]
+        assert {"502", "503"} <= set(described), name
+        assert ("404" in described) == ("{symbol}" in template), name
+
+
 @pytest.mark.parametrize("operation", sorted(OPERATIONS))
 async def test_every_route_needs_credentials(app: FastAPI, operation: str) -> None:
     method, path = OPERATIONS[operation]

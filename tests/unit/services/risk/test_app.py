@@ -61,6 +61,14 @@ def test_the_public_api_is_stable() -> None:
     assert tuple(importlib.import_module("quantgrid.services.risk").__all__) == PUBLIC
 
 
+async def test_every_route_describes_the_node_being_down(apps: dict[str, FastAPI]) -> None:
+    for item in apps["risk"].openapi()["paths"].values():
+        for operation in item.values():
+            if operation["operationId"].startswith("health"):
+                continue
+            assert PROBLEM_JSON in operation["responses"]["503"]["content"], operation
+
+
 async def test_operation_ids_are_stable(apps: dict[str, FastAPI]) -> None:
     app = apps["risk"]
     assert_stable_operation_ids(app)

@@ -262,6 +262,25 @@ async def test_viewers_read_and_traders_configure_start_and_stop(
     assert (await client.get(f"/strategy-configs/{config_id}", headers=viewer)).status_code == 200
 
 
+def test_the_description_names_the_problems_each_route_answers(app: FastAPI):
+    paths = app.openapi()["paths"]
+    problems = {
+        ("get", "/strategies/{name}"): {"404"},
+        ("post", "/strategies/{name}/validate"): {"404", "422"},
+        ("post", "/strategy-configs"): {"422", "503"},
+        ("get", "/strategy-configs/{config_id}"): {"404", "503"},
+        ("delete", "/strategy-configs/{config_id}"): {"404", "409", "503"},
+        ("post", "/strategy-configs/{config_id}/start"): {"404", "503"},
+        ("post", "/strategy-configs/{config_id}/stop"): {"404", "503"},
+        ("get", "/strategy-configs/{config_id}/signals"): {"404", "503"},
+    }
+
+    for (method, path), statuses in problems.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), (method, path)
+        assert all(PROBLEM_JSON in responses[s]["content"] for s in statuses), (method, path)
+
+
 def test_operation_ids_are_stable(app: FastAPI):
     assert_stable_operation_ids(app)
     ids = {
