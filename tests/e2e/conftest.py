@@ -84,6 +84,8 @@ async def deployment(
             "QUANTGRID_REDIS_URL": redis_url,
             "QUANTGRID_JWT_SECRET": secrets.token_urlsafe(48),
             "QUANTGRID_CLIENT_BREAKER_RESET_S": GATEWAY_BREAKER_RESET_S,
+            # No quotes: the test checks orders and cash exactly, with nothing filled.
+            "QUANTGRID_FEED_INTERVAL_S": "0",
         }
         | {SERVICES[name].env_url: url for name, url in urls.items()}
     )

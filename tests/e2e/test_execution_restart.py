@@ -11,9 +11,11 @@ every order once, each acknowledged one as it was acknowledged, with one submiss
 in its history; and the restarted node must be working the resting orders, which a
 cancel-all shows.
 
-Nothing feeds market data into the node in the distributed mode yet, so limit orders
-rest and market orders end CANCELED for want of liquidity: no order fills, and the
-account must be exactly its one deposit, before the kill and after the recovery.
+The execution process runs with its market feed off (``QUANTGRID_FEED_INTERVAL_S=0``,
+``conftest.py``): this test is about orders surviving a kill, and without quotes limit
+orders rest and market orders end CANCELED for want of liquidity, so no order fills and
+the account must be exactly its one deposit, before the kill and after the recovery.
+Fills under a live feed are tested in ``tests/unit/runtime/test_feed.py``.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from quantgrid.model import Instrument
 from quantgrid.node import NodeConfig, TradingNode
 from quantgrid.runtime._config import ConfigError, RuntimeConfig
 from quantgrid.runtime._dispatch import PathDispatcher
+from quantgrid.runtime._feed import MarketFeed
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
 from quantgrid.services.backtest import InProcessJobRunner, JobRunner, ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
@@ -65,13 +66,17 @@ class Runtime:
         Every service app built, by name (the mounted ones for the platform).
     node
         The trading node, if one was built.
+    feed
+        What feeds the node quotes from the market-data upstream; None without a
+        node, or with ``QUANTGRID_FEED_INTERVAL_S=0``.
 
     Notes
     -----
-    ``startup`` opens the bus and the cache, starts the node and runs the lifespan of
-    every app built (mounted apps' lifespans would not run otherwise); ``shutdown``
-    undoes it in reverse order, then closes the store. ``running()`` does both around
-    a block (tests); ``asgi()`` makes them the app's lifespan (uvicorn).
+    ``startup`` opens the bus and the cache, starts the node, then its market feed, and
+    runs the lifespan of every app built (mounted apps' lifespans would not run
+    otherwise); ``shutdown`` undoes it in reverse order, then closes the store.
+    ``running()`` does both around a block (tests); ``asgi()`` makes them the app's
+    lifespan (uvicorn).
     """
 
     name: str
@@ -80,6 +85,7 @@ class Runtime:
     authenticator: Authenticator
     apps: dict[str, FastAPI] = field(default_factory=dict)
     node: TradingNode | None = None
+    feed: MarketFeed | None = None
     _starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     _stack: AsyncExitStack | None = None
 
@@ -192,12 +198,25 @@ def _runtime(
     parts: _Parts,
     store: SqlStore,
 ) -> Runtime:
-    runtime = Runtime(name, app, store, parts.authenticator, apps, parts.node)
+    feed = _market_feed(parts, apps)
+    runtime = Runtime(name, app, store, parts.authenticator, apps, parts.node, feed)
     runtime._starts.append(parts.open_bus_and_cache)
     if parts.node is not None:
         runtime._starts.append(_start_node(parts.node))
+    if feed is not None:
+        runtime._starts.append(_start_feed(feed))
     runtime._starts.append(_run_lifespans({**apps, name: _front(app)}))
     return runtime
+
+
+def _market_feed(parts: _Parts, apps: Mapping[str, FastAPI]) -> MarketFeed | None:
+    """Return the feed of the node's quotes, counted on the execution app's metrics."""
+    interval_s = parts.config.feed.feed_interval_s
+    if parts.node is None or interval_s == 0:
+        return None
+    execution = apps.get("execution")
+    metrics = None if execution is None else execution.state.metrics
+    return MarketFeed(parts.node, parts.source, interval_s, metrics=metrics)
 
 
 def _front(app: FastAPI | PathDispatcher) -> FastAPI:
@@ -370,6 +389,14 @@ def _start_node(node: TradingNode) -> Callable[[AsyncExitStack], Awaitable[None]
     async def start(stack: AsyncExitStack) -> None:
         await node.start()
         stack.push_async_callback(node.stop)
+
+    return start
+
+
+def _start_feed(feed: MarketFeed) -> Callable[[AsyncExitStack], Awaitable[None]]:
+    async def start(stack: AsyncExitStack) -> None:
+        await feed.start()
+        stack.push_async_callback(feed.stop)
 
     return start
 

@@ -12,6 +12,7 @@ from typing import Literal
 from quantgrid.adapters.market_data import MarketDataSource
 from quantgrid.gateway import AuthSettings, RateLimits
 from quantgrid.node import NodeConfig
+from quantgrid.runtime._feed import FeedSettings
 from quantgrid.services import SERVICES, ServiceSettings
 from quantgrid.services.backtest import BacktestSettings
 from quantgrid.services.market_data import MarketDataSettings
@@ -54,6 +55,9 @@ class RuntimeConfig:
         Signs the gateway's tokens and lets every service check them.
     market_data, regime, backtest
         The settings those services add.
+    feed
+        How the process that runs the trading node feeds it quotes
+        (``QUANTGRID_FEED_INTERVAL_S``; see ``MarketFeed``).
     rate_limits
         The callers' request budgets (``QUANTGRID_RATE_LIMIT_<ROLE>``).
     source
@@ -71,6 +75,7 @@ class RuntimeConfig:
     market_data: MarketDataSettings = field(default_factory=MarketDataSettings)
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     backtest: BacktestSettings = field(default_factory=BacktestSettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     source: MarketDataSource | None = None
     node: NodeConfig | None = None
@@ -147,6 +152,7 @@ class RuntimeConfig:
             market_data=MarketDataSettings.from_env(env),
             regime=RegimeSettings.from_env(env),
             backtest=BacktestSettings.from_env(env),
+            feed=FeedSettings.from_env(env),
             rate_limits=rate_limits,
             source=source,
             node=node,

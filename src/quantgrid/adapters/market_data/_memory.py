@@ -82,6 +82,19 @@ class InMemorySource:
         except KeyError:
             raise UnknownSymbolError(symbol, self._name) from None
 
+    def bars(self, symbol: str) -> BarSeries:
+        """Return every bar held for ``symbol``, oldest first (what a replay walks).
+
+        Raises
+        ------
+        UnknownSymbolError
+            If no bars of ``symbol`` are held.
+        """
+        try:
+            return self._bars[symbol]
+        except KeyError:
+            raise UnknownSymbolError(symbol, self._name) from None
+
     async def symbols(self) -> list[str]:
         """Return the symbols, in the order given."""
         return list(self._bars)
