@@ -149,6 +149,10 @@ def authenticated() -> Callable[..., Awaitable[Principal]]:
     return _authenticated
 
 
+#: The attribute of a ``require_role(role)`` dependency that holds its role.
+REQUIRED_ROLE_ATTRIBUTE = "required_role"
+
+
 def require_role(minimum: Role) -> Callable[..., Awaitable[Principal]]:
     """Return a dependency that gives a route its caller if their role is ``minimum`` or up.
 
@@ -168,4 +172,6 @@ def require_role(minimum: Role) -> Callable[..., Awaitable[Principal]]:
             raise PermissionDeniedError(msg)
         return principal
 
+    # Read by the gateway's OpenAPI (``x-required-role``) and the auth matrix.
+    setattr(caller_with_role, REQUIRED_ROLE_ATTRIBUTE, minimum)
     return caller_with_role

@@ -15,7 +15,6 @@ operation is public and has ``security: []``.
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +28,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Route
 
 from quantgrid.adapters.storage import Role
-from quantgrid.gateway._deps import authenticated
+from quantgrid.gateway._deps import REQUIRED_ROLE_ATTRIBUTE, authenticated
 from quantgrid.gateway._principal import role_rank
 from quantgrid.services import problem_responses
 
@@ -63,11 +62,9 @@ def _sub_dependants(dependant: Dependant) -> Iterator[Dependant]:
 
 
 def _role_checked(call: object) -> Role | None:
-    """Return the role a ``require_role(role)`` dependency closes over, if it is one."""
-    if not callable(call) or not inspect.isfunction(call):
-        return None
-    roles = [v for v in inspect.getclosurevars(call).nonlocals.values() if isinstance(v, Role)]
-    return max(roles, key=role_rank) if roles else None
+    """Return the role a ``require_role(role)`` dependency checks, if it is one."""
+    role = getattr(call, REQUIRED_ROLE_ATTRIBUTE, None)
+    return role if isinstance(role, Role) else None
 
 
 def required_role(dependant: Dependant) -> Role | None:
