@@ -62,6 +62,8 @@ class Authenticator:
         # (bearer, api key) -> (the caller, until when in ns): credentials that worked.
         self._known: dict[tuple[str | None, str | None], tuple[Principal, int]] = {}
         self._known_lock = threading.Lock()
+        # Bumped by every revoke here: a key checked before one is not remembered after.
+        self._revocations = 0
 
     @property
     def settings(self) -> AuthSettings:
@@ -131,6 +133,7 @@ class Authenticator:
         known = self.known_caller(bearer, api_key)
         if known is not None:
             return known
+        revocations = self._revocations
         now = self._clock.timestamp_ns()
         until = now + round(self._settings.credential_ttl_s * 1e9)
         if bearer is not None:
@@ -141,6 +144,8 @@ class Authenticator:
             assert api_key is not None
             principal = self.keys.verify_key(api_key)
         with self._known_lock:
+            if api_key is not None and revocations != self._revocations:
+                return principal  # a key was revoked meanwhile: perhaps this one
             if len(self._known) >= _MAX_KNOWN:
                 self._known.clear()  # bounded; the next requests read the store again
             self._known[(bearer, api_key)] = (principal, until)
@@ -164,6 +169,7 @@ class Authenticator:
 
     def _forget_key(self, key_id: str) -> None:
         with self._known_lock:
+            self._revocations += 1
             for credentials in [c for c, (p, _) in self._known.items() if p.key_id == key_id]:
                 del self._known[credentials]
 

@@ -95,3 +95,22 @@ def test_the_window_must_be_between_0_and_60_seconds() -> None:
     for bad in (-1.0, 61.0, float("nan")):
         with pytest.raises(ValueError, match="credential_ttl_s must be between 0 and 60"):
             AuthSettings(jwt_secret="s" * 48, credential_ttl_s=bad)
+
+
+def test_a_key_revoked_while_it_is_being_verified_is_not_remembered() -> None:
+    """A revoke that lands between a key's check and its caching must not be undone."""
+    auth, _, _ = _auth(ttl_s=60.0)
+    made = auth.keys.create_key("trader", Role.TRADER)
+    verify = auth.keys.verify_key
+
+    def verify_then_revoked(presented: str):  # type: ignore[no-untyped-def]
+        principal = verify(presented)
+        auth.keys.revoke_key(made.key_id)  # as an admin request on another thread
+        return principal
+
+    auth.keys.verify_key = verify_then_revoked  # type: ignore[method-assign]
+    auth.authenticate(None, made.secret)  # verified before the revoke: let through once
+    assert auth.known_caller(None, made.secret) is None
+    auth.keys.verify_key = verify  # type: ignore[method-assign]
+    with pytest.raises(AuthenticationError):
+        auth.authenticate(None, made.secret)
