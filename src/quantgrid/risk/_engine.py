@@ -19,6 +19,7 @@ from quantgrid.model import (
     Bar,
     CancelAllOrders,
     CancelOrder,
+    ContingencyType,
     Instrument,
     ModifyOrder,
     Order,
@@ -59,6 +60,7 @@ CHECK_ORDER = (
 
 RegimeOf = Callable[[str], int | None]
 _REGIME_NAMES = {int(r): r.name for r in Regime}
+_EXCLUSIVE = (ContingencyType.OCO, ContingencyType.OUO)
 _EPS = 1e-9
 
 
@@ -218,18 +220,38 @@ class RiskEngine:
         # Inconsistent links raise before anything is counted as working.
         check_order_list(command.order_list_id, command.orders, {})
         entries = [o for o in command.orders if not o.parent_order_id]
+        # Each entry is checked with the entries before it counted as working, so two
+        # buys of 60 under a max_position of 100 cannot pass together. An OCO/OUO leg
+        # linked to a counted one is not added: only one leg of a group can fill.
+        counted: list[Order] = []
         for order in entries:
+            # Checked without the legs of its own OCO/OUO group, which it excludes.
+            peers = (
+                [o for o in counted if o.client_order_id in order.linked_order_ids]
+                if order.contingency in _EXCLUSIVE
+                else []
+            )
+            for peer in peers:
+                self._untrack(peer)
             rejection = self.check(order)
-            if rejection is not None:
-                self._rejections.append(rejection)
-                for other in command.orders:
-                    reason = (
-                        rejection.reason
-                        if other is order
-                        else f"order list {command.order_list_id} denied: {rejection.reason}"
-                    )
-                    self._execution.deny(other, reason)
-                return
+            for peer in peers:
+                self.track(peer)
+            if rejection is None:
+                if not peers and order.client_order_id not in self._working:
+                    self.track(order)
+                    counted.append(order)
+                continue
+            for earlier in counted:
+                self._untrack(earlier)
+            self._rejections.append(rejection)
+            for other in command.orders:
+                reason = (
+                    rejection.reason
+                    if other is order
+                    else f"order list {command.order_list_id} denied: {rejection.reason}"
+                )
+                self._execution.deny(other, reason)
+            return
         for order in entries:
             self._accept(order)
         self._execution.execute(command)
@@ -525,6 +547,20 @@ class RiskEngine:
         self._working[order.client_order_id] = working
         self._pending_count[key] = self._pending_count.get(key, 0) + 1
         self._recount(working)
+
+    def _untrack(self, order: Order) -> None:
+        """Stop counting ``order`` (tracked for a list that was then denied)."""
+        working = self._working.pop(order.client_order_id, None)
+        if working is None:
+            return
+        key = working.key
+        left = self._pending_count[key] - 1
+        if left == 0:
+            del self._pending_count[key]
+            self._pending_qty.pop(key, None)
+            return
+        self._pending_count[key] = left
+        self._pending_qty[key] -= working.counted
 
     def reconfigure(self, config: RiskConfig) -> None:
         """Apply new limits from the next check on; the trading state is kept.

@@ -470,3 +470,31 @@ def test_cancel_all_over_an_oco_pair_refuses_nothing() -> None:
 
     assert [o.status for o in legs] == [S.CANCELED, S.CANCELED]
     assert not any(type(e).__name__ == "OrderCancelRejected" for o in legs for e in o.events)
+
+
+def test_risk_counts_the_entries_of_a_list_together_but_one_leg_of_an_oco_group() -> None:
+    node, risk = _risk_node(RiskConfig(max_position=100.0))
+    node.flat(100.0)
+    a = node.strategy.make_order(BUY, 60, price=99.0)
+    b = node.strategy.make_order(BUY, 60, price=98.0)
+
+    node.bus.send("RiskEngine.execute", SubmitOrderList("L", (a, b), 0))
+
+    assert (a.status, b.status) == (S.DENIED, S.DENIED)  # 120 together > 100
+    assert "position would be 120" in risk.rejections[-1].message
+    # Nothing of the denied list stays counted: one buy of 100 still fits.
+    assert node.strategy.buy(100, price=97.0).status is S.ACCEPTED
+
+    node2, risk2 = _risk_node(RiskConfig(max_position=100.0))
+    node2.flat(100.0)
+    up = node2.strategy.make_order(BUY, 60, stop=105.0)
+    down = node2.strategy.make_order(SELL, 60, stop=95.0)
+    legs = node2.strategy.submit_oco(up, down)
+    # Only one leg of an OCO group can fill: each is held to the limit alone.
+    assert [o.status for o in legs] == [S.ACCEPTED, S.ACCEPTED]
+    same_side = node2.strategy.submit_oco(
+        node2.strategy.make_order(BUY, 30, price=90.0),
+        node2.strategy.make_order(BUY, 30, price=89.0),
+    )
+    # 60 of the breakout buy is counted (as working) and one 30 leg: 90 <= 100.
+    assert [o.status for o in same_side] == [S.ACCEPTED, S.ACCEPTED], risk2.rejections
