@@ -169,10 +169,25 @@ _DECIMALS = ("quantity", "price", "trigger_price", "filled_qty", "avg_px")
 
 
 def canonical_decimal(value: Decimal) -> Decimal:
-    """Return ``value`` in its shortest form: ``1.0`` is ``1``, ``2.50`` is ``2.5``."""
-    if value == value.to_integral_value():
-        return value.quantize(Decimal(1))
-    return value.normalize()
+    """Return ``value`` in its shortest form: ``1.0`` is ``1``, ``2.50`` is ``2.5``.
+
+    Exact whatever the number of digits (``normalize`` and ``quantize`` would round
+    to the context's 28 digits, or fail).
+    """
+    if not value.is_finite():
+        return value
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    kept = list(digits)
+    if not any(kept):
+        return Decimal(0)
+    while exponent < 0 and kept[-1] == 0:
+        kept.pop()
+        exponent += 1
+    if exponent > 0:
+        kept.extend([0] * exponent)
+        exponent = 0
+    return Decimal((sign, tuple(kept), exponent))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ from quantgrid.node._views import OrderView, canonical_decimal
         ("0.0", "0"),
         ("1E+2", "100"),
         ("0.125", "0.125"),
+        ("-0.50", "-0.5"),
+        ("1234567890123456789012345678901234.50", "1234567890123456789012345678901234.5"),
+        ("1E+40", "1" + "0" * 40),
     ],
 )
 def test_a_decimal_is_shown_in_its_shortest_form(given: str, shown: str) -> None:
