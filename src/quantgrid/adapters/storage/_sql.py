@@ -114,6 +114,7 @@ class SqlStore:
         self._engine = eng.make_engine(self._url, busy_timeout_s)
         self._schema_checked = False
         self._local = threading.local()  # the connection of an open transaction()
+        self._compiled: dict[tuple[int, tuple[str, ...]], tuple[str, list[str] | None]] = {}
         if auto_migrate:
             self.migrate()
 
@@ -271,7 +272,7 @@ class SqlStore:
             if isinstance(event, OrderAccepted):
                 update = _SET_STATUS_AND_VENUE_ID
                 changes["new_venue_order_id"] = event.venue_order_id
-            if fill is not None or conn.execute(update, changes).first() is None:
+            if fill is not None or self._driver(conn, update, changes).fetchone() is None:
                 stored = self._order(conn, oid, lock=True)
                 if stored is None:
                     raise NotFoundError(f"{type(event).__name__}: order {oid} is not stored")
@@ -279,7 +280,8 @@ class SqlStore:
                 if fill is not None and not self._record_fill(conn, fill, stored):
                     return False
                 conn.execute(update, changes).first()
-            conn.execute(
+            self._driver(
+                conn,
                 _INSERT_EVENT,
                 {
                     "client_order_id": oid,
@@ -290,6 +292,23 @@ class SqlStore:
                 },
             )
             return True
+
+    def _driver(self, conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+        """Run ``statement`` on the driver's cursor, in ``conn``'s transaction.
+
+        For the order path's hottest statements, whose parameters are plain strings and
+        integers: compiled once per statement, it skips SQLAlchemy's execution layer
+        (parameter processing, result wrapping), which costs more than SQLite's work.
+        """
+        key = (id(statement), tuple(params))
+        sql, names = self._compiled.get(key, (None, None))
+        if sql is None:
+            compiled = statement.compile(dialect=conn.dialect, column_keys=list(params))
+            sql, names = compiled.string, compiled.positiontup
+            self._compiled[key] = (sql, names)
+        cursor = conn.connection.cursor()
+        cursor.execute(sql, [params[n] for n in names] if names is not None else params)
+        return cursor
 
     def order_events(self, client_order_id: str) -> list[StoredOrderEvent]:
         """Return the order's history in the order it was appended."""
