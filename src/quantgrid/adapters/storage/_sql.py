@@ -272,7 +272,7 @@ class SqlStore:
             if isinstance(event, OrderAccepted):
                 update = _SET_STATUS_AND_VENUE_ID
                 changes["new_venue_order_id"] = event.venue_order_id
-            if fill is not None or self._driver(conn, update, changes).fetchone() is None:
+            if fill is not None or self._driver(conn, update, changes) is None:
                 stored = self._order(conn, oid, lock=True)
                 if stored is None:
                     raise NotFoundError(f"{type(event).__name__}: order {oid} is not stored")
@@ -294,7 +294,8 @@ class SqlStore:
             return True
 
     def _driver(self, conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
-        """Run ``statement`` on the driver's cursor, in ``conn``'s transaction.
+        """Run ``statement`` on the driver's cursor, in ``conn``'s transaction; return
+        its first row (``RETURNING``), or None.
 
         For the order path's hottest statements, whose parameters are plain strings and
         integers: compiled once per statement, it skips SQLAlchemy's execution layer
@@ -307,8 +308,11 @@ class SqlStore:
             sql, names = compiled.string, compiled.positiontup
             self._compiled[key] = (sql, names)
         cursor = conn.connection.cursor()
-        cursor.execute(sql, [params[n] for n in names] if names is not None else params)
-        return cursor
+        try:
+            cursor.execute(sql, [params[n] for n in names] if names is not None else params)
+            return cursor.fetchone() if cursor.description else None
+        finally:
+            cursor.close()
 
     def order_events(self, client_order_id: str) -> list[StoredOrderEvent]:
         """Return the order's history in the order it was appended."""
