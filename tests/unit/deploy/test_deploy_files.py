@@ -1,14 +1,15 @@
 """The files in deploy/ agree with the code: services, ports, commands, URLs, metrics.
 
 Docker and Kubernetes cannot run on the test machine, so these tests read the files
-instead of running them: every YAML and JSON file parses; the Compose services, the
-Kubernetes Deployments and Services and the Prometheus jobs are exactly the services
-of ``quantgrid.services.SERVICES`` that run in a process of their own, on their
+instead of running them: every YAML and JSON file parses; the Compose services and
+the Kubernetes Deployments and Services are exactly the services of
+``quantgrid.services.SERVICES`` that run in a process of their own, on their
 registry ports, run with ``quantgrid serve NAME`` and given each other's
 ``QUANTGRID_*_URL`` (a co-located service's URL is its host's) and the JWT secret by
-reference; the Grafana
-dashboard queries only metrics ``ServiceMetrics`` registers; the Dockerfile installs
-the hashed lock and runs as an unprivileged user; and no file holds a secret.
+reference; Prometheus has one job per service, a co-located one scraping its host at
+``/<name>/metrics``; the Grafana dashboard queries only metrics ``ServiceMetrics``
+registers; the Dockerfile installs the hashed lock and runs as an unprivileged user;
+and no file holds a secret.
 """
 
 from __future__ import annotations
@@ -301,17 +302,40 @@ def test_compose_prometheus_and_grafana_mount_files_that_exist() -> None:
 
 
 # -- Prometheus ------------------------------------------------------------------------
-def test_prometheus_scrapes_every_deployed_service_once_at_its_registry_port() -> None:
+def _scrape_jobs() -> dict[str, Any]:
     (config,) = _yaml_docs(DEPLOY / "prometheus/prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert len(jobs) == len(config["scrape_configs"]), "two jobs share a name"
+    return jobs
 
-    assert len(jobs) == len(config["scrape_configs"])
-    assert set(jobs) == DEPLOYED_NAMES | {"prometheus"}
-    for spec in DEPLOYED:
-        job = jobs[spec.name]
-        targets = [t for group in job["static_configs"] for t in group["targets"]]
-        assert targets == [f"{spec.name}:{spec.port}"]
-        assert job.get("metrics_path", "/metrics") == spec.metrics_path
+
+def _scraped_at(job: Mapping[str, Any]) -> tuple[list[str], str]:
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    return targets, job.get("metrics_path", "/metrics")
+
+
+def test_prometheus_has_a_job_for_every_service() -> None:
+    assert set(_scrape_jobs()) == set(SERVICES) | {"prometheus"}
+
+
+@pytest.mark.parametrize("spec", DEPLOYED, ids=DEPLOYED_IDS)
+def test_prometheus_scrapes_a_deployed_service_at_its_registry_port(spec: ServiceSpec) -> None:
+    assert _scraped_at(_scrape_jobs()[spec.name]) == (
+        [f"{spec.name}:{spec.port}"],
+        spec.metrics_path,
+    )
+
+
+@pytest.mark.parametrize("spec", HOSTED, ids=[s.name for s in HOSTED])
+def test_prometheus_scrapes_a_hosted_service_at_its_host_under_its_prefix(
+    spec: ServiceSpec,
+) -> None:
+    # The host's PathDispatcher answers /<name>/metrics from the hosted app's registry.
+    host = SERVICES[str(spec.hosted_by)]
+    assert _scraped_at(_scrape_jobs()[spec.name]) == (
+        [f"{host.name}:{host.port}"],
+        f"/{spec.name}{spec.metrics_path}",
+    )
 
 
 # -- Grafana ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import ServiceProxy, Users, create_gateway_app
@@ -116,3 +117,86 @@ async def test_a_distributed_gateway_reaches_risk_and_portfolio_at_the_execution
     assert positions.status_code == 200, positions.text
     assert orders.status_code == 200, orders.text
     assert set(seen) == {EXECUTION_URL}
+
+
+def _requests_counted(metrics: str, route: str) -> bool:
+    return f'quantgrid_http_requests_total{{method="GET",route="{route}",status="200"}}' in metrics
+
+
+async def test_a_hosted_app_answers_its_own_metrics_and_health_under_its_prefix(
+    execution: Runtime,
+) -> None:
+    headers = await _token(execution)
+
+    async with _client(execution.app, EXECUTION_URL) as client:
+        state = await client.get("/risk/state", headers=headers)
+        risk_metrics = await client.get("/risk/metrics")
+        portfolio_metrics = await client.get("/portfolio/metrics")
+        own_metrics = await client.get("/metrics")
+        healths = {n: await client.get(f"/{n}/health") for n in HOSTED}
+
+    assert state.status_code == 200, state.text
+    for answer in (risk_metrics, portfolio_metrics, own_metrics):
+        assert answer.status_code == 200, answer.text
+    # Each answers from its own registry, named by target_info.
+    assert 'target_info{service="risk"' in risk_metrics.text
+    assert 'target_info{service="portfolio"' in portfolio_metrics.text
+    assert 'target_info{service="execution"' in own_metrics.text
+    assert _requests_counted(risk_metrics.text, "/risk/state")
+    assert not _requests_counted(own_metrics.text, "/risk/state")
+    assert not _requests_counted(portfolio_metrics.text, "/risk/state")
+    for name, health in healths.items():
+        assert health.status_code == 200, health.text
+        assert health.json()["service"] == name
+
+
+def test_the_dispatcher_rewrites_only_a_hosted_apps_own_health_and_metrics(
+    tmp_path: Path,
+) -> None:
+    runtime = build_service(EXECUTION.name, make_config(tmp_path))
+    try:
+        app = runtime.app
+        assert isinstance(app, PathDispatcher)
+        for name in HOSTED:
+            for path in ("/health", "/metrics"):
+                assert app.app_for(f"/{name}{path}") is runtime.apps[name]
+                assert app.app_path(f"/{name}{path}") == path
+        unchanged = [
+            "/risk/metricsx",
+            "/risk/metrics/",
+            "/risk/health/dependencies",
+            "/riskmetrics",
+            "/risk",
+            "/risk/state",
+            "/portfolio/healthz",
+            "/metrics",
+            "/health",
+            "/orders/metrics",
+        ]
+        for path in unchanged:
+            assert app.app_path(path) == path, path
+    finally:
+        runtime.store.close()
+
+
+async def test_a_rewritten_request_keeps_the_rest_of_its_scope() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def record(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(dict(scope))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = PathDispatcher(FastAPI(), {"/risk": record})
+    async with _client(app, EXECUTION_URL) as client:
+        rewritten = await client.get("/risk/metrics?name=x")
+        passed_on = await client.get("/risk/metricsx")
+
+    assert rewritten.status_code == passed_on.status_code == 204
+    first, second = seen
+    assert (first["path"], first["raw_path"]) == ("/metrics", b"/metrics")
+    assert first["query_string"] == b"name=x"
+    assert (second["path"], second["raw_path"]) == ("/risk/metricsx", b"/risk/metricsx")
+    assert {k: v for k, v in first.items() if k not in ("path", "raw_path", "query_string")} == {
+        k: v for k, v in second.items() if k not in ("path", "raw_path", "query_string")
+    }
