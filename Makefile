@@ -6,11 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/lock.txt
 RUN_DIR ?= results/demo
+RUN_DB ?= results/quantgrid.db
 
-.PHONY: help setup run test check lint format typecheck contracts bench lock clean
+.PHONY: help setup run demo test check lint format typecheck contracts bench lock clean
 
 help:
-	@echo "make run        set up, then run the demo backtest on the synthetic market"
+	@echo "make run        set up, then run every service in one process (quantgrid up) on"
+	@echo "                127.0.0.1:8000 with the synthetic market and a demo user"
+	@echo "make demo       set up, then run the demo backtest on the synthetic market"
 	@echo "make test       set up, then run the whole test suite"
 	@echo "make check      lint, format check, mypy strict, import contracts, tests"
 	@echo "make bench      run the benchmarks in benchmarks/"
@@ -26,6 +29,10 @@ $(STAMP): $(LOCK) pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@mkdir -p $(dir $(RUN_DB))
+	$(BIN)/quantgrid up --database-url sqlite:///$(RUN_DB)
+
+demo: $(STAMP)
 	$(BIN)/quantgrid demo --output $(RUN_DIR)
 
 test: $(STAMP)
