@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-import secrets
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,10 +20,8 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
-from quantgrid.adapters.market_data import SyntheticSource
 from quantgrid.adapters.storage import Role
 from quantgrid.core import TestClock
-from quantgrid.data import SyntheticConfig
 from quantgrid.gateway import (
     ApiKeys,
     Authenticator,
@@ -37,6 +33,8 @@ from quantgrid.gateway import (
 )
 from quantgrid.runtime import Mode, Runtime, RuntimeConfig, build_platform, build_service
 from quantgrid.services import GATEWAY, SERVICES
+from tests.unit.runtime.conftest import make_config as runtime_config
+from tests.unit.services.conftest import logging_restored
 
 PASSWORD = "correct horse battery staple"
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -51,20 +49,11 @@ class Unlimited:
 
 
 def make_config(folder: Path, mode: Mode = "one-process", **env: str) -> RuntimeConfig:
-    """Return a config on a SQLite file in ``folder`` and a two-symbol market."""
-    environ = {
-        "QUANTGRID_BACKTEST_RESULTS_DIR": str(folder / "results"),
-        # A line a request would be most of the work of the runs' thousands of requests.
-        "QUANTGRID_LOG_LEVEL": "WARNING",
-        **env,
-    }
-    return RuntimeConfig.from_env(
-        mode,
-        environ,
-        database_url=f"sqlite:///{folder / 'quantgrid.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        source=SyntheticSource(SyntheticConfig(instruments=("SYN0", "SYN1"), bars=2000)),
-    )
+    """Return the runtime tests' config, logging only warnings.
+
+    A log line a request would be most of the work of the runs' thousands of requests.
+    """
+    return runtime_config(folder, mode, **{"QUANTGRID_LOG_LEVEL": "WARNING", **env})
 
 
 @functools.cache
@@ -80,7 +69,7 @@ def gateway_schema() -> dict[str, Any]:
         for name, spec in SERVICES.items()
         if name != GATEWAY.name
     }
-    with _logging_restored(), tempfile.TemporaryDirectory() as folder:
+    with logging_restored(), tempfile.TemporaryDirectory() as folder:
         runtime = build_service(GATEWAY.name, make_config(Path(folder), "distributed", **urls))
         try:
             assert isinstance(runtime.app, FastAPI)
@@ -192,30 +181,13 @@ class PlatformEnv:
 
 
 @contextmanager
-def _logging_restored() -> Iterator[None]:
-    # Building apps configures the process's logging; put it back as it was.
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    httpx_level = logging.getLogger("httpx").level
-    try:
-        yield
-    finally:
-        for handler in list(root.handlers):
-            if handler not in handlers:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
-        logging.getLogger("httpx").setLevel(httpx_level)
-
-
-@contextmanager
 def running_platform(**env: str) -> Iterator[PlatformEnv]:
     """Run the one-process platform in a thread's event loop; stop it at the end.
 
     ``env`` adds ``QUANTGRID_*`` variables to its configuration.
     """
     with (
-        _logging_restored(),
+        logging_restored(),
         tempfile.TemporaryDirectory() as folder,
         start_blocking_portal("asyncio") as portal,
     ):

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -21,19 +22,28 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Undo what ``configure_logging`` does to the process's loggers."""
+@contextmanager
+def logging_restored() -> Iterator[None]:
+    """Undo, at the end of the block, what ``configure_logging`` does to the loggers."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     httpx_level = logging.getLogger("httpx").level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-    logging.getLogger("httpx").setLevel(httpx_level)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+                handler.close()
+        root.setLevel(level)
+        logging.getLogger("httpx").setLevel(httpx_level)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what ``configure_logging`` does to the process's loggers."""
+    with logging_restored():
+        yield
 
 
 @pytest.fixture
