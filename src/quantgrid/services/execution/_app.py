@@ -95,7 +95,8 @@ def orders_router() -> APIRouter:
     )
     async def submit_order(
         body: SubmitOrderBody,
-        request: Request,
+        backend: Backend,
+        metrics: Metrics,
         response: Response,
         _caller: Trader,
         idempotency_key: IdempotencyKey = None,
@@ -107,10 +108,6 @@ def orders_router() -> APIRouter:
         order the risk checks deny is a 422 ``order-denied`` problem with the check,
         its value and limit (the denied order is stored for the record).
         """
-        # The hot route: backend and metrics straight from the app's state rather than
-        # as dependencies, each of which FastAPI would solve on every order.
-        backend: ExecutionBackend = request.app.state.backend
-        metrics: ServiceMetrics = request.app.state.metrics
         oid = body.client_order_id or idempotency_key
         if body.client_order_id and idempotency_key and body.client_order_id != idempotency_key:
             message = "must equal body.client_order_id when both are sent"
