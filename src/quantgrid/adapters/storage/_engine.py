@@ -66,12 +66,6 @@ def make_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
     return engine
 
 
-def dialect_insert(conn: Connection, table: sa.Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 def insert_new(conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str) -> bool:
     """Insert ``row`` unless ``key`` is taken; return whether it was inserted."""
     statement = _insert_new_statement(conn.dialect.name, table, key)
@@ -79,12 +73,17 @@ def insert_new(conn: Connection, table: sa.Table, row: Mapping[str, Any], key: s
     return conn.execute(statement, dict(row)).first() is not None
 
 
+def _dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """Return the dialect's INSERT of ``table``, which has ON CONFLICT clauses."""
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
 @functools.cache
 def _insert_new_statement(dialect: str, table: sa.Table, key: str) -> Any:
     # One statement per table, its values passed as parameters: SQLAlchemy compiles it
     # once. Building ``insert(table).values(row)`` per call costs more than the write
     # itself (a bind parameter and a cache key per column, every time).
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = _dialect_insert(dialect, table)
     return insert.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
 
 
@@ -95,7 +94,7 @@ def newer_snapshot_upsert(dialect: str, table: sa.Table, keys: tuple[str, ...]) 
     Executed with the row as parameters; returns the row's ``ts_event`` if it was
     written, nothing if a later snapshot is stored.
     """
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = _dialect_insert(dialect, table)
     changed = [c.name for c in table.columns if c.name not in keys]
     upsert = insert.on_conflict_do_update(
         index_elements=list(keys),
