@@ -39,10 +39,11 @@ class Authenticator:
     -----
     A credential that worked is remembered for ``AuthSettings.credential_ttl_s`` (2 s
     by default; never past its token's expiry): the requests in that window are let
-    through without reading the store again, which is what lets one process take
-    thousands of orders a second. A user disabled or given another role, or a key
-    revoked from another process, is refused or gets the new role within that time;
-    a key revoked through this authenticator is refused at once.
+    through without reading the store again or leaving the event loop (a store read in
+    a worker thread per request was a large share of a request's cost). A user
+    disabled or given another role, or a key revoked from another process, is refused
+    or gets the new role within that time; a key revoked through this authenticator is
+    refused at once.
     """
 
     def __init__(
