@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import anyio.to_thread
@@ -42,6 +43,11 @@ class AuthState:
 
     authenticator: Authenticator
     limiter: RateLimiter
+    # Credentials being checked right now -> that check, which later requests with the
+    # same credentials await instead of starting their own (see ``_verify``).
+    checking: dict[tuple[str | None, str | None], asyncio.Future[Principal]] = field(
+        default_factory=dict
+    )
 
 
 def install_auth(
@@ -120,8 +126,7 @@ async def _authenticated(
     authenticator = state.authenticator
     principal = authenticator.known_caller(bearer, api_key)
     if principal is None:
-        # The store is synchronous and argon2 is slow by design: both in a worker thread.
-        principal = await anyio.to_thread.run_sync(authenticator.authenticate, bearer, api_key)
+        principal = await _verify(state, bearer, api_key)
     limit = state.authenticator.settings.rate_limits.for_role(principal.role)
     wait_s = await state.limiter.acquire(principal.bucket, limit)
     if wait_s > 0:
@@ -129,6 +134,35 @@ async def _authenticated(
         raise RateLimitedError(f"{msg} used up; retry in {wait_s:.1f} s", retry_after_s=wait_s)
     request.state.principal = principal
     return principal
+
+
+async def _verify(state: AuthState, bearer: str | None, api_key: str | None) -> Principal:
+    """Check credentials once however many requests carrying them arrive meanwhile.
+
+    When a remembered caller expires under load, every in-flight request with that key
+    would otherwise run argon2 (tens of ms of CPU each) at the same moment; they share
+    one check instead, and its answer or its error.
+    """
+    credentials = (bearer, api_key)
+    pending = state.checking.get(credentials)
+    if pending is None:
+        # The store is synchronous and argon2 is slow by design: both in a worker thread.
+        check = anyio.to_thread.run_sync(state.authenticator.authenticate, bearer, api_key)
+        pending = asyncio.ensure_future(check)
+        state.checking[credentials] = pending
+        pending.add_done_callback(lambda done: _settled(state, credentials, done))
+    # Shielded: one waiter's request being cancelled must not cancel the others' check.
+    return await asyncio.shield(pending)
+
+
+def _settled(
+    state: AuthState,
+    credentials: tuple[str | None, str | None],
+    done: asyncio.Future[Principal],
+) -> None:
+    state.checking.pop(credentials, None)
+    if not done.cancelled():
+        done.exception()  # retrieved here too, in case every waiter was cancelled
 
 
 def authenticated() -> Callable[..., Awaitable[Principal]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 import pytest
@@ -114,3 +115,47 @@ def test_a_key_revoked_while_it_is_being_verified_is_not_remembered() -> None:
     auth.keys.verify_key = verify  # type: ignore[method-assign]
     with pytest.raises(AuthenticationError):
         auth.authenticate(None, made.secret)
+
+
+@pytest.mark.anyio
+async def test_requests_arriving_while_a_key_is_checked_share_that_one_check(
+    auth: Authenticator,
+) -> None:
+    """When a remembered key expires under load, argon2 runs once, not once a request."""
+    import threading
+    import time
+
+    import httpx
+    from fastapi import Depends, FastAPI
+
+    from quantgrid.gateway import Principal, authenticated, install_auth
+
+    app = FastAPI()
+    install_auth(app, auth)
+
+    @app.get("/me")
+    async def me(caller: Principal = Depends(authenticated())) -> str:  # noqa: B008
+        return caller.subject
+
+    good = auth.keys.create_key("trader", Role.TRADER).secret
+    bad = good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")
+    checks: list[str | None] = []
+    lock = threading.Lock()
+    authenticate = auth.authenticate
+
+    def slow_authenticate(bearer: str | None, api_key: str | None) -> Principal:
+        with lock:
+            checks.append(api_key)
+        time.sleep(0.1)  # long enough for every request below to arrive meanwhile
+        return authenticate(bearer, api_key)
+
+    auth.authenticate = slow_authenticate  # type: ignore[method-assign]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        answers = await asyncio.gather(
+            *(client.get("/me", headers={"X-API-Key": good}) for _ in range(12)),
+            *(client.get("/me", headers={"X-API-Key": bad}) for _ in range(12)),
+        )
+    assert [a.status_code for a in answers] == [200] * 12 + [401] * 12
+    assert all(a.json() == "trader" for a in answers[:12])
+    assert sorted(checks, key=str) == sorted([good, bad], key=str)  # one check each
