@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from quantgrid.adapters.storage import Role
+from quantgrid.cli import _serve
 from quantgrid.cli._app import app
 from quantgrid.cli._serve import _create_demo_user
 from quantgrid.runtime import open_store
@@ -82,3 +84,35 @@ def test_up_creates_a_demo_trader_once_on_an_empty_database(
     printed = capsys.readouterr().out
     assert [(u.username, u.role) for u in users] == [("demo", Role.TRADER)]
     assert printed.count("created user demo (trader), password: ") == 1
+
+
+def test_a_server_freezes_what_it_built_and_collects_young_objects_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Full collections over the startup heap were the order path's p99 (70 ms stalls)."""
+    seen: dict[str, object] = {}
+
+    def fake_uvicorn_run(app: object, **options: object) -> None:
+        seen["frozen"] = gc.get_freeze_count()
+        seen["thresholds"] = gc.get_threshold()
+        seen["options"] = options
+
+    class FakeRuntime:
+        def asgi(self) -> str:
+            return "the app"
+
+    thresholds = gc.get_threshold()
+    monkeypatch.setattr(_serve.uvicorn, "run", fake_uvicorn_run)
+    try:
+        _serve._run(FakeRuntime(), "127.0.0.1", 8000)  # type: ignore[arg-type]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
+    assert seen["thresholds"] == (20_000, 20, 50)
+    assert seen["options"] == {
+        "host": "127.0.0.1",
+        "port": 8000,
+        "log_config": None,
+        "access_log": False,
+    }
