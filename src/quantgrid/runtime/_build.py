@@ -302,7 +302,7 @@ def _described_services(config: RuntimeConfig) -> dict[str, FastAPI]:
 
 
 def open_store(url: str) -> SqlStore:
-    """Open the store at ``url``, migrating a fresh SQLite file.
+    """Open the store at ``url``, migrating a SQLite file that is new or behind.
 
     A PostgreSQL database is migrated as a deploy step; its schema is checked here.
 
@@ -320,8 +320,9 @@ def open_store(url: str) -> SqlStore:
             raise ConfigError(msg)
         store = SqliteStore(path)
     try:
-        if store.dialect == "sqlite" and store.schema_revision() is None:
-            _log.info("migrating the new database %s", store)
+        # The embedded database follows the code; PostgreSQL is migrated as a deploy step.
+        if store.dialect == "sqlite" and store.schema_behind():
+            _log.info("migrating the database %s to this code's schema", store)
             store.migrate()
         store.check_schema()
     except BaseException:

@@ -10,10 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from quantgrid.adapters.storage import SchemaError, SqlStore
+from quantgrid.adapters.storage._migrate import head_revision
 from quantgrid.adapters.storage._tables import METADATA
 from tests.unit.adapters.storage.contract import make_order
+from tests.unit.adapters.storage.prediction_contract import make_prediction
 
-TABLES = {
+TABLES_0001 = {
     "orders",
     "order_events",
     "fills",
@@ -23,6 +25,8 @@ TABLES = {
     "api_keys",
     "backtest_jobs",
 }
+TABLES = TABLES_0001 | {"predictions", "job_runs"}
+HEAD = "0002"
 
 
 def tables(engine: sa.Engine) -> set[str]:
@@ -36,10 +40,24 @@ def check_upgrade_downgrade_upgrade(store: SqlStore, engine: sa.Engine) -> None:
     with pytest.raises(SchemaError, match=r"has no QuantGrid schema .* run store.migrate"):
         store.get_order("o-1")
 
+    assert head_revision() == HEAD
     store.migrate()
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == HEAD
     assert tables(engine) == TABLES
     store.save_order(make_order(price=Decimal("0.3")))
+
+    # One step down and up again: 0002 drops only its own tables.
+    store.save_predictions([make_prediction()])
+    store.claim_job_run("evaluate", 0, owner="host-1", now_ns=0)
+    store.downgrade("0001")
+    assert store.schema_revision() == "0001"
+    assert tables(engine) == TABLES_0001
+    with pytest.raises(SchemaError, match="behind the revision 0002"):
+        store.get_order("o-1")
+    store.migrate()
+    assert store.get_order("o-1") is not None
+    assert store.get_prediction("p-1") is None
+    assert store.last_job_run("evaluate") is None
 
     store.downgrade("base")
     assert store.schema_revision() is None
@@ -48,7 +66,7 @@ def check_upgrade_downgrade_upgrade(store: SqlStore, engine: sa.Engine) -> None:
         store.get_order("o-1")
 
     store.migrate()
-    assert store.schema_revision() == "0001"
+    assert store.schema_revision() == HEAD
     assert store.get_order("o-1") is None
     store.save_order(make_order())
     assert store.get_order("o-1") is not None

@@ -12,15 +12,23 @@ from sqlalchemy.pool import NullPool
 
 from quantgrid.adapters.storage import PostgresStore, SqlStore, Store, StoreError
 from tests.integration.storage.migrations_check import (
+    HEAD,
     check_schema_matches_tables,
     check_unknown_revision_is_refused,
     check_upgrade_downgrade_upgrade,
 )
 from tests.unit.adapters.storage.contract import (
+    T0,
     StoreContract,
     TransactionContract,
     make_fill,
     make_order,
+)
+from tests.unit.adapters.storage.prediction_contract import (
+    JobRunStoreContract,
+    PredictionStoreContract,
+    make_prediction,
+    resolved,
 )
 
 pytestmark = pytest.mark.integration
@@ -38,6 +46,87 @@ class TestPostgresStore(StoreContract, TransactionContract):
     def store(self, postgres_url: sa.URL) -> Iterator[Store]:
         with PostgresStore(postgres_url, auto_migrate=True) as store:
             yield store
+
+
+class TestPostgresPredictionsAndJobRuns(PredictionStoreContract, JobRunStoreContract):
+    @pytest.fixture
+    def store(self, postgres_url: sa.URL) -> Iterator[SqlStore]:
+        with PostgresStore(postgres_url, auto_migrate=True) as store:
+            yield store
+
+
+def test_claims_of_one_slot_from_two_engines_have_one_winner(postgres_url: sa.URL):
+    # Two stores, two engines and pools: as two scheduler processes would race.
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    stores = [PostgresStore(postgres_url) for _ in range(2)]
+    barrier = threading.Barrier(len(stores))
+    won: dict[int, list[int]] = {0: [], 1: []}
+    errors: list[BaseException] = []
+
+    def claim(k: int, store: SqlStore) -> None:
+        try:
+            for slot in range(20):
+                barrier.wait()
+                if store.claim_job_run("evaluate", T0 + slot, owner=f"w-{k}", now_ns=T0):
+                    won[k].append(slot)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(k, s)) for k, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert sorted(won[0] + won[1]) == list(range(20))
+    with PostgresStore(postgres_url) as reader:
+        assert len(reader.list_job_runs("evaluate")) == 20
+
+
+def test_concurrent_batches_of_the_same_predictions_store_each_once(postgres_url: sa.URL):
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    stores = [PostgresStore(postgres_url) for _ in range(3)]
+    batch = [make_prediction(f"p-{k}") for k in range(50)]
+    barrier = threading.Barrier(len(stores))
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def save(store: SqlStore) -> None:
+        try:
+            barrier.wait()
+            counts.append(store.save_predictions(batch))
+            barrier.wait()
+            counts.append(store.save_outcomes([resolved(f"p-{k}") for k in range(50)]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert sum(counts) == 100  # 50 predictions and 50 outcomes, each written once
+    with PostgresStore(postgres_url) as reader:
+        assert len(reader.list_predictions(resolved=True, limit=100).items) == 50
+
+
+def test_prediction_floats_are_double_precision(postgres_url: sa.URL, engine: sa.Engine):
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    columns = {c["name"]: c["type"] for c in sa.inspect(engine).get_columns("predictions")}
+    assert isinstance(columns["confidence"], sa.Float)
+    assert columns["confidence"].precision in (None, 53)
+    with engine.connect() as conn:
+        kind = conn.exec_driver_sql(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'predictions' AND column_name = 'confidence' "
+            "AND table_schema = current_schema()"
+        ).scalar()
+    assert kind == "double precision"
 
 
 def test_what_one_store_wrote_another_reads_back(postgres_url: sa.URL):
@@ -103,7 +192,7 @@ def test_concurrent_migrations_take_turns(postgres_url: sa.URL):
         thread.join()
     assert errors == []
     for store in stores:
-        assert store.schema_revision() == "0001"
+        assert store.schema_revision() == HEAD
         store.close()
 
 

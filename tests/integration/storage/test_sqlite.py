@@ -36,6 +36,12 @@ from tests.unit.adapters.storage.contract import (
     make_order,
     make_user,
 )
+from tests.unit.adapters.storage.prediction_contract import (
+    JobRunStoreContract,
+    PredictionStoreContract,
+    make_prediction,
+    resolved,
+)
 
 
 @pytest.fixture
@@ -55,6 +61,61 @@ class TestSqliteStore(StoreContract, TransactionContract):
     def store(self, db_path: Path) -> Iterator[Store]:
         with SqliteStore(db_path, auto_migrate=True) as store:
             yield store
+
+
+class TestSqlitePredictionsAndJobRuns(PredictionStoreContract, JobRunStoreContract):
+    @pytest.fixture
+    def store(self, db_path: Path) -> Iterator[SqlStore]:
+        with SqliteStore(db_path, auto_migrate=True) as store:
+            yield store
+
+
+def test_claims_of_one_slot_from_many_stores_have_one_winner(db_path: Path):
+    # As processes would: one store (engine, connections) per thread, on one file.
+    SqliteStore(db_path, auto_migrate=True).close()
+    stores = [SqliteStore(db_path, busy_timeout_s=30) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    won: dict[int, list[int]] = {k: [] for k in range(len(stores))}
+    errors: list[BaseException] = []
+
+    def claim(k: int, store: SqlStore) -> None:
+        try:
+            for slot in range(10):
+                barrier.wait()
+                if store.claim_job_run("evaluate", T0 + slot, owner=f"w-{k}", now_ns=T0):
+                    won[k].append(slot)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(k, s)) for k, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert errors == []
+    assert sorted(slot for slots in won.values() for slot in slots) == list(range(10))
+    with SqliteStore(db_path) as reader:
+        runs = reader.list_job_runs("evaluate")
+        assert [r.slot_ns - T0 for r in runs] == list(range(9, -1, -1))
+        assert all(
+            r.owner == f"w-{k}" for k, slots in won.items() for r in runs if r.slot_ns - T0 in slots
+        )
+
+
+def test_prediction_floats_are_stored_as_doubles(db_path: Path):
+    with SqliteStore(db_path, auto_migrate=True) as store:
+        store.save_predictions([make_prediction()])
+        store.save_outcomes([resolved()])
+    with sqlite3.connect(db_path) as raw:
+        row = raw.execute(
+            "SELECT typeof(confidence), confidence, typeof(realized_return), feature_snapshot "
+            "FROM predictions"
+        ).fetchone()
+    raw.close()
+    assert row[:3] == ("real", 0.1 + 0.2, "real")
+    assert row[3] == '{"log_return_5":-0.0031,"rsi_14":61.5,"tiny":5e-324}'
 
 
 def test_what_one_store_wrote_another_reads_back(db_path: Path):

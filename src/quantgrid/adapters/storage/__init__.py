@@ -1,7 +1,9 @@
-"""Storage: orders, fills, positions, cash, users, API keys and backtest jobs.
+"""Storage: orders, fills, positions, cash, users, API keys, backtest jobs, predictions
+and their outcomes, and runs of recurring jobs.
 
-``Store`` is the port; ``SqliteStore`` (the default) and ``PostgresStore`` keep it in a
-database through SQLAlchemy and Alembic, and ``InMemoryStore`` is its fake for tests.
+``Store``, ``PredictionStore`` and ``JobRunStore`` are the ports; ``SqliteStore`` (the
+default) and ``PostgresStore`` keep them in a database through SQLAlchemy and Alembic,
+and ``InMemoryStore`` is their fake for tests.
 """
 
 from quantgrid.adapters.storage._errors import (
@@ -13,8 +15,10 @@ from quantgrid.adapters.storage._errors import (
     StoreUnavailableError,
     TransitionError,
 )
+from quantgrid.adapters.storage._jobs import JobRun, JobRunStatus, JobRunStore
 from quantgrid.adapters.storage._memory import InMemoryStore
 from quantgrid.adapters.storage._port import Store
+from quantgrid.adapters.storage._prediction_port import PredictionStore
 from quantgrid.adapters.storage._records import (
     ORDER_EVENT_TYPES,
     AccountEventKind,
@@ -29,6 +33,7 @@ from quantgrid.adapters.storage._records import (
     Role,
     StoredOrder,
     StoredOrderEvent,
+    StoredPrediction,
     UserRecord,
     to_decimal,
 )
@@ -44,12 +49,16 @@ __all__ = [
     "FillRecord",
     "InMemoryStore",
     "InvalidRecordError",
+    "JobRun",
+    "JobRunStatus",
+    "JobRunStore",
     "JobStatus",
     "NotFoundError",
     "OrderRecord",
     "Page",
     "PositionRecord",
     "PostgresStore",
+    "PredictionStore",
     "Role",
     "SchemaError",
     "SqlStore",
@@ -59,6 +68,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoredOrder",
     "StoredOrderEvent",
+    "StoredPrediction",
     "TransitionError",
     "UserRecord",
     "to_decimal",

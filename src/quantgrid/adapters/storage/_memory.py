@@ -11,7 +11,10 @@ import msgspec
 
 from quantgrid.adapters.storage import _validate as v
 from quantgrid.adapters.storage._errors import NotFoundError, TransitionError
+from quantgrid.adapters.storage._jobs import JobRun, JobRunStore
+from quantgrid.adapters.storage._memory_predictions import InMemoryJobRuns, InMemoryPredictions
 from quantgrid.adapters.storage._port import Store
+from quantgrid.adapters.storage._prediction_port import PredictionStore
 from quantgrid.adapters.storage._records import (
     AccountEventRecord,
     ApiKeyRecord,
@@ -23,13 +26,16 @@ from quantgrid.adapters.storage._records import (
     PositionRecord,
     StoredOrder,
     StoredOrderEvent,
+    StoredPrediction,
     UserRecord,
 )
 from quantgrid.model import OrderAccepted, OrderEvent, OrderStatus
 
 
-class InMemoryStore:
-    """A ``Store`` in dictionaries: the same rules and errors as ``SqlStore``, no disk.
+class InMemoryStore(InMemoryPredictions, InMemoryJobRuns):
+    """A ``Store``, ``PredictionStore`` and ``JobRunStore`` in dictionaries, no disk.
+
+    The same rules and errors as ``SqlStore``.
 
     Notes
     -----
@@ -49,6 +55,8 @@ class InMemoryStore:
         self._users: dict[str, UserRecord] = {}
         self._keys: dict[str, ApiKeyRecord] = {}
         self._jobs: dict[str, tuple[BacktestJob, bytes]] = {}
+        self._predictions: dict[str, tuple[StoredPrediction, int]] = {}
+        self._job_runs: dict[tuple[str, int], JobRun] = {}
 
     # -- orders ----------------------------------------------------------------------------
     def save_order(self, order: OrderRecord) -> bool:
@@ -426,5 +434,7 @@ def _with_fresh_params(job: BacktestJob, raw: bytes) -> BacktestJob:
     return msgspec.structs.replace(job, params=v.decode_params(raw))
 
 
-if TYPE_CHECKING:  # mypy holds the class to the port
+if TYPE_CHECKING:  # mypy holds the class to the ports
     _IS_A_STORE: type[Store] = InMemoryStore
+    _IS_A_PREDICTION_STORE: type[PredictionStore] = InMemoryStore
+    _IS_A_JOB_RUN_STORE: type[JobRunStore] = InMemoryStore

@@ -73,6 +73,16 @@ def _run(step: Callable[[Config, str], None], connection: Connection, revision: 
         raise SchemaError(msg) from exc
 
 
+def is_behind(connection: Connection) -> bool:
+    """Return True if the schema is missing or at a known revision older than the head."""
+    current = current_revision(connection)
+    if current is None:
+        return True
+    if current == head_revision():
+        return False
+    return current in {script.revision for script in _scripts().walk_revisions()}
+
+
 def check_current(connection: Connection, where: str) -> None:
     """Raise ``SchemaError`` unless the database is at the revision this code needs."""
     current = current_revision(connection)

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from quantgrid.adapters.storage._errors import InvalidRecordError
+from quantgrid.ml._predictions import Prediction, PredictionOutcome
 from quantgrid.model import (
     ContingencyType,
     LiquiditySide,
@@ -294,6 +295,13 @@ class BacktestJob(msgspec.Struct, frozen=True, kw_only=True):
     finished_ns: int | None = None
     result_path: str | None = None
     error: str | None = None
+
+
+class StoredPrediction(msgspec.Struct, frozen=True, kw_only=True):
+    """A logged prediction and, once the evaluator has resolved it, its outcome."""
+
+    prediction: Prediction
+    outcome: PredictionOutcome | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,9 @@ from quantgrid.adapters.storage._errors import (
     StoreUnavailableError,
     TransitionError,
 )
+from quantgrid.adapters.storage._jobs import JobRunStore
 from quantgrid.adapters.storage._port import Store
+from quantgrid.adapters.storage._prediction_port import PredictionStore
 from quantgrid.adapters.storage._records import (
     AccountEventRecord,
     ApiKeyRecord,
@@ -39,6 +41,8 @@ from quantgrid.adapters.storage._records import (
     StoredOrderEvent,
     UserRecord,
 )
+from quantgrid.adapters.storage._sql_jobs import SqlJobRuns
+from quantgrid.adapters.storage._sql_predictions import SqlPredictions
 from quantgrid.adapters.storage._tables import (
     account_events,
     api_keys,
@@ -69,8 +73,10 @@ _SET_STATUS_AND_VENUE_ID = _SET_STATUS.values(venue_order_id=sa.bindparam("new_v
 _SET_FILLED = sa.update(orders).where(_BY_ID).values(filled_qty=sa.bindparam("new_filled_qty"))
 
 
-class SqlStore:
-    """A ``Store`` on a SQL database: SQLite or PostgreSQL, chosen by the URL.
+class SqlStore(SqlPredictions, SqlJobRuns):
+    """A ``Store``, ``PredictionStore`` and ``JobRunStore`` on SQLite or PostgreSQL.
+
+    The database is chosen by the URL.
 
     Parameters
     ----------
@@ -155,6 +161,11 @@ class SqlStore:
         """Return the database's schema revision, or ``None`` if it was never migrated."""
         with self._connection(write=False, check_schema=False) as conn:
             return _migrate.current_revision(conn)
+
+    def schema_behind(self) -> bool:
+        """Return True if the schema is missing or at an older revision this code knows."""
+        with self._connection(write=False, check_schema=False) as conn:
+            return _migrate.is_behind(conn)
 
     def check_schema(self) -> None:
         """Raise ``SchemaError`` unless the schema is at this code's revision."""
@@ -676,5 +687,7 @@ class PostgresStore(SqlStore):
         super().__init__(parsed, auto_migrate=auto_migrate)
 
 
-if TYPE_CHECKING:  # mypy holds the class to the port
+if TYPE_CHECKING:  # mypy holds the class to the ports
     _IS_A_STORE: type[Store] = SqlStore
+    _IS_A_PREDICTION_STORE: type[PredictionStore] = SqlStore
+    _IS_A_JOB_RUN_STORE: type[JobRunStore] = SqlStore

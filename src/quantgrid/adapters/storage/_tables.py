@@ -199,3 +199,54 @@ backtest_jobs = sa.Table(
     sa.Index(None, "status", "created_ns", "job_id"),
     sa.Index(None, "created_ns", "job_id"),
 )
+
+# A prediction and, once resolved, its outcome: one row, written twice (logged, then
+# resolved). Floats are 8-byte doubles on both databases, so they read back exactly.
+predictions = sa.Table(
+    "predictions",
+    METADATA,
+    sa.Column("prediction_id", id_type(), primary_key=True),
+    sa.Column("model_name", id_type(), nullable=False),
+    sa.Column("model_version", sa.Integer(), nullable=False),
+    sa.Column("instrument_id", id_type(), nullable=False),
+    sa.Column("strategy_id", id_type(), nullable=True),
+    sa.Column("ts_event", TS, nullable=False),
+    sa.Column("direction", sa.String(8), nullable=False),
+    sa.Column("confidence", sa.Float(), nullable=False),
+    sa.Column("horizon_kind", sa.String(16), nullable=False),
+    sa.Column("horizon_value", sa.BigInteger(), nullable=False),
+    sa.Column("exchange_tz", sa.String(64), nullable=False),
+    sa.Column("feature_snapshot", sa.Text(), nullable=False),  # JSON object, sorted keys
+    sa.Column("probabilities", sa.Text(), nullable=True),  # JSON object, sorted keys
+    sa.Column("due_ns", TS, nullable=False),  # due_time_ns(prediction)
+    sa.Column("outcome_status", sa.String(16), nullable=False),  # "pending" until resolved
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("detail", sa.Text(), nullable=True),
+    sa.Column("ts_entry", TS, nullable=True),
+    sa.Column("entry_price", sa.Float(), nullable=True),
+    sa.Column("ts_exit", TS, nullable=True),
+    sa.Column("exit_price", sa.Float(), nullable=True),
+    sa.Column("realized_return", sa.Float(), nullable=True),
+    sa.Column("prior_return", sa.Float(), nullable=True),
+    sa.Column("hit", sa.Boolean(), nullable=True),
+    sa.Column("ts_resolved", TS, nullable=True),
+    # The evaluator's query: pending ones by due time, without reading resolved ones.
+    sa.Index(None, "outcome_status", "due_ns", "prediction_id"),
+    sa.Index(None, "ts_event", "prediction_id"),
+    sa.Index(None, "model_name", "model_version", "ts_event", "prediction_id"),
+    sa.Index(None, "instrument_id", "ts_event", "prediction_id"),
+)
+
+# One row per (job, slot): the primary key is what makes a claim unique.
+job_runs = sa.Table(
+    "job_runs",
+    METADATA,
+    sa.Column("job", id_type(), primary_key=True),
+    sa.Column("slot_ns", TS, primary_key=True),
+    sa.Column("owner", id_type(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_ns", TS, nullable=False),
+    sa.Column("finished_ns", TS, nullable=True),
+    sa.Column("detail", sa.Text(), nullable=False),
+    sa.Index(None, "slot_ns", "job"),
+)
