@@ -8,6 +8,9 @@ known. Predictions (`Prediction`) are resolved against the bars that followed th
 `feature_drift` compares live features with the training sample.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from quantgrid.ml._drift import (
     DriftReport,
     DriftStatus,
@@ -49,8 +52,20 @@ from quantgrid.ml._features import (
     FeatureState,
     FeatureStream,
 )
+from quantgrid.ml._governance import (
+    Approval,
+    ApprovalCheck,
+    ApprovalPolicy,
+    ApprovalRejected,
+    ModelStage,
+    ModelSummary,
+    ModelVersionInfo,
+    StageTransitionError,
+    review_promotion,
+)
 from quantgrid.ml._label_barrier import triple_barrier_labels
 from quantgrid.ml._labels import Barrier, Labels, fixed_horizon_labels, meta_labels
+from quantgrid.ml._lineage import compute_data_hash
 from quantgrid.ml._predictions import (
     Direction,
     Horizon,
@@ -61,14 +76,45 @@ from quantgrid.ml._predictions import (
     PredictionOutcome,
     UnresolvableReason,
 )
+from quantgrid.ml._validation import (
+    CrossValidator,
+    PurgedKFold,
+    WalkForward,
+    walk_forward_splits,
+)
+
+if TYPE_CHECKING:
+    from quantgrid.ml._model import ModelKind, ModelSpec, TrainedModel
+    from quantgrid.ml._scoring import OutOfSampleMetrics, score_forecasts
+    from quantgrid.ml._training import FoldScore, TrainingResult, train_model
+    from quantgrid.ml._tuning import TrialSummary, TuningResult, tune
+
+_LAZY = {
+    "FoldScore": "quantgrid.ml._training",
+    "ModelKind": "quantgrid.ml._model",
+    "ModelSpec": "quantgrid.ml._model",
+    "OutOfSampleMetrics": "quantgrid.ml._scoring",
+    "TrainedModel": "quantgrid.ml._model",
+    "TrainingResult": "quantgrid.ml._training",
+    "TrialSummary": "quantgrid.ml._tuning",
+    "TuningResult": "quantgrid.ml._tuning",
+    "score_forecasts": "quantgrid.ml._scoring",
+    "train_model": "quantgrid.ml._training",
+    "tune": "quantgrid.ml._tuning",
+}
 
 __all__ = [
+    "Approval",
+    "ApprovalCheck",
+    "ApprovalPolicy",
+    "ApprovalRejected",
     "AverageDirectionalIndex",
     "Barrier",
     "BollingerPercentB",
     "Choppiness",
     "CloseZScore",
     "ConfidenceBin",
+    "CrossValidator",
     "Direction",
     "DriftReport",
     "DriftStatus",
@@ -82,6 +128,7 @@ __all__ = [
     "FeatureSet",
     "FeatureState",
     "FeatureStream",
+    "FoldScore",
     "GroupScore",
     "HitRate",
     "Horizon",
@@ -90,16 +137,30 @@ __all__ = [
     "Labels",
     "LogReturn",
     "MACDHistogram",
+    "ModelKind",
     "ModelScore",
+    "ModelSpec",
+    "ModelStage",
+    "ModelSummary",
+    "ModelVersionInfo",
     "NormalizedATR",
+    "OutOfSampleMetrics",
     "OutcomeStatus",
     "Prediction",
     "PredictionOutcome",
+    "PurgedKFold",
     "RealizedVol",
     "RelativeStrengthIndex",
+    "StageTransitionError",
+    "TrainedModel",
+    "TrainingResult",
+    "TrialSummary",
+    "TuningResult",
     "UnresolvableReason",
     "VolatilityRatio",
     "VolumeZScore",
+    "WalkForward",
+    "compute_data_hash",
     "default_feature_set",
     "due_time_ns",
     "evaluate_predictions",
@@ -108,5 +169,22 @@ __all__ = [
     "meta_labels",
     "population_stability_index",
     "resolve_prediction",
+    "review_promotion",
+    "score_forecasts",
+    "train_model",
     "triple_barrier_labels",
+    "tune",
+    "walk_forward_splits",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Training and tuning load scikit-learn, LightGBM and Optuna (about a second): only
+    # when first asked for, so the storage and services that read predictions don't.
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'quantgrid.ml' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
