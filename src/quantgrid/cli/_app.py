@@ -23,6 +23,7 @@ from quantgrid.cli._common import (
     progress_bar,
     user_errors,
 )
+from quantgrid.cli._ml import ml_app
 from quantgrid.cli._optimize import optimize, walk_forward_command
 from quantgrid.cli._serve import serve, up
 from quantgrid.cli._sweep import sweep
@@ -337,6 +338,7 @@ app.command()(up)
 app.command()(serve)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(ml_app, name="ml")
 
 REGIME_FEATURES = (
     "natr",

@@ -66,6 +66,7 @@ from quantgrid.ml._governance import (
 from quantgrid.ml._label_barrier import triple_barrier_labels
 from quantgrid.ml._labels import Barrier, Labels, fixed_horizon_labels, meta_labels
 from quantgrid.ml._lineage import compute_data_hash
+from quantgrid.ml._pipeline import Dataset, build_dataset, train_on_bars
 from quantgrid.ml._predictions import (
     Direction,
     Horizon,
@@ -115,6 +116,7 @@ __all__ = [
     "CloseZScore",
     "ConfidenceBin",
     "CrossValidator",
+    "Dataset",
     "Direction",
     "DriftReport",
     "DriftStatus",
@@ -160,6 +162,7 @@ __all__ = [
     "VolatilityRatio",
     "VolumeZScore",
     "WalkForward",
+    "build_dataset",
     "compute_data_hash",
     "default_feature_set",
     "due_time_ns",
@@ -172,6 +175,7 @@ __all__ = [
     "review_promotion",
     "score_forecasts",
     "train_model",
+    "train_on_bars",
     "triple_barrier_labels",
     "tune",
     "walk_forward_splits",

@@ -1,4 +1,4 @@
-"""The strategy API, the built-in strategies and the strategy loader."""
+"""The strategy API, the built-in strategies, the ML strategy and the strategy loader."""
 
 from quantgrid.strategy._base import (
     Bracket,
@@ -14,6 +14,14 @@ from quantgrid.strategy._builtins import (
     RsiParams,
     SmaCross,
 )
+from quantgrid.strategy._ml import (
+    InMemoryPredictionSink,
+    MLParams,
+    MLStrategy,
+    ModelPredictor,
+    PredictionSink,
+    Predictor,
+)
 from quantgrid.strategy._registry import (
     BUILTIN_STRATEGIES,
     StrategyNotFoundError,
@@ -26,6 +34,12 @@ __all__ = [
     "Bracket",
     "CrossParams",
     "EmaCross",
+    "InMemoryPredictionSink",
+    "MLParams",
+    "MLStrategy",
+    "ModelPredictor",
+    "PredictionSink",
+    "Predictor",
     "RsiMeanReversion",
     "RsiParams",
     "SmaCross",
