@@ -18,7 +18,7 @@ def test_importing_storage_and_ml_leaves_sklearn_lightgbm_and_optuna_unloaded() 
 
 
 def test_a_training_name_loads_on_first_use() -> None:
-    import quantgrid.ml as ml
+    from quantgrid import ml
     from quantgrid.ml._training import train_model
 
     assert ml.train_model is train_model
