@@ -22,3 +22,14 @@ def test_a_training_name_loads_on_first_use() -> None:
     from quantgrid.ml._training import train_model
 
     assert ml.train_model is train_model
+
+
+def test_importing_the_ml_and_evaluation_services_leaves_mlflow_and_models_unloaded() -> None:
+    probe = (
+        "import sys, quantgrid.services.ml, quantgrid.services.evaluation;"
+        "print(sorted(m for m in ('mlflow', 'sklearn', 'lightgbm', 'optuna') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from quantgrid.adapters.registry._errors import ModelNotFoundError
 from quantgrid.adapters.registry._port import (
@@ -21,8 +22,10 @@ from quantgrid.ml._governance import (
     ModelVersionInfo,
     review_promotion,
 )
-from quantgrid.ml._model import ParamValue, TrainedModel
-from quantgrid.ml._training import TrainingResult
+
+if TYPE_CHECKING:  # they load scikit-learn and LightGBM: only where a model is used
+    from quantgrid.ml._model import ParamValue, TrainedModel
+    from quantgrid.ml._training import TrainingResult
 
 
 @dataclass(slots=True)
@@ -126,6 +129,8 @@ class InMemoryModelRegistry:
     def load_version(self, name: str, version: int) -> tuple[ModelVersionInfo, TrainedModel]:
         """Return a version and its model."""
         info = self.get_version(name, version)
+        from quantgrid.ml._model import TrainedModel  # noqa: PLC0415 - see the imports
+
         return info, TrainedModel.from_bytes(self._models[name].artefacts[version - 1])
 
     def production_version(self, name: str) -> int | None:

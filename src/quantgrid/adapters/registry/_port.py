@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from quantgrid.ml._governance import ApprovalPolicy, ModelStage, ModelSummary, ModelVersionInfo
-from quantgrid.ml._model import ParamValue, TrainedModel
-from quantgrid.ml._training import TrainingResult
+
+if TYPE_CHECKING:  # they load scikit-learn and LightGBM: only where a model is used
+    from quantgrid.ml._model import ParamValue, TrainedModel
+    from quantgrid.ml._training import TrainingResult
 
 # Safe in file paths, URIs and MLflow filter strings without quoting.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from quantgrid.ml import Direction, ModelVersionInfo, TrainedModel
+from quantgrid.ml import Direction, ModelVersionInfo
 from quantgrid.services.ml._errors import InvalidFeaturesError
+
+if TYPE_CHECKING:  # scikit-learn and LightGBM load with the first model, not at import
+    from quantgrid.ml import TrainedModel
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from quantgrid.adapters.registry import MlflowRegistry
+from quantgrid.adapters import registry
 from quantgrid.services import ServiceSettings
 from quantgrid.services.ml._served import MODEL_NAME_PATTERN
 
@@ -77,8 +77,8 @@ class MlSettings(ServiceSettings):
         """The poll interval for `ModelServer`: None when polling is off (0)."""
         return self.ml_reload_interval_s or None
 
-    def open_registry(self) -> MlflowRegistry:
+    def open_registry(self) -> registry.MlflowRegistry:
         """Return the MLflow registry these settings name (nothing is read yet)."""
         if self.ml_registry_uri is not None:
-            return MlflowRegistry(self.ml_registry_uri)
-        return MlflowRegistry.in_directory(self.ml_registry_dir)
+            return registry.MlflowRegistry(self.ml_registry_uri)
+        return registry.MlflowRegistry.in_directory(self.ml_registry_dir)
