@@ -13,7 +13,9 @@ from fastapi import FastAPI
 from quantgrid.adapters.bus import EventBus, InProcessEventBus, NatsEventBus
 from quantgrid.adapters.cache import Cache, InMemoryCache, RedisCache
 from quantgrid.adapters.market_data import MarketDataSource, SyntheticSource
-from quantgrid.adapters.storage import InMemoryStore, SqliteStore, SqlStore, Store
+from quantgrid.adapters.registry import InMemoryModelRegistry, ModelRegistry
+from quantgrid.adapters.storage import InMemoryStore, SqliteStore, SqlStore
+from quantgrid.core import LiveClock
 from quantgrid.data import SyntheticConfig
 from quantgrid.gateway import (
     Authenticator,
@@ -29,11 +31,15 @@ from quantgrid.node import NodeConfig, TradingNode
 from quantgrid.runtime._config import ConfigError, RuntimeConfig
 from quantgrid.runtime._dispatch import PathDispatcher
 from quantgrid.runtime._feed import MarketFeed
+from quantgrid.runtime._ml import JOBS_BY_SERVICE, LateDrift, MlJobs, open_registry, start_ml_jobs
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
 from quantgrid.services.backtest import InProcessJobRunner, JobRunner, ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
+from quantgrid.services.evaluation import Evaluator
+from quantgrid.services.evaluation import create_app as evaluation_app
 from quantgrid.services.execution import create_app as execution_app
 from quantgrid.services.market_data import create_app as market_data_app
+from quantgrid.services.ml import ModelServer, ml_app
 from quantgrid.services.portfolio import create_app as portfolio_app
 from quantgrid.services.regime import create_app as regime_app
 from quantgrid.services.risk import create_app as risk_app
@@ -69,6 +75,9 @@ class Runtime:
     feed
         What feeds the node quotes from the market-data upstream; None without a
         node, or with ``QUANTGRID_FEED_INTERVAL_S=0``.
+    jobs
+        The recurring ML jobs this process hosts (its scheduler, once started); None
+        if it hosts neither the ml nor the evaluation service.
 
     Notes
     -----
@@ -86,6 +95,7 @@ class Runtime:
     apps: dict[str, FastAPI] = field(default_factory=dict)
     node: TradingNode | None = None
     feed: MarketFeed | None = None
+    jobs: MlJobs | None = None
     _starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     _stack: AsyncExitStack | None = None
 
@@ -206,6 +216,10 @@ def _runtime(
     if feed is not None:
         runtime._starts.append(_start_feed(feed))
     runtime._starts.append(_run_lifespans({**apps, name: _front(app)}))
+    hosted = [job for service in apps for job in JOBS_BY_SERVICE.get(service, ())]
+    if hosted:
+        runtime.jobs = parts.ml_jobs(name)
+        runtime._starts.append(start_ml_jobs(runtime.jobs, hosted))
     return runtime
 
 
@@ -227,7 +241,7 @@ def _front(app: FastAPI | PathDispatcher) -> FastAPI:
 class _Parts:
     """The shared components, made once per process."""
 
-    def __init__(self, config: RuntimeConfig, store: Store) -> None:
+    def __init__(self, config: RuntimeConfig, store: SqlStore | InMemoryStore) -> None:
         self.config = config
         self.store = store
         auth = AuthSettings(jwt_secret=config.jwt_secret, rate_limits=config.rate_limits)
@@ -241,6 +255,10 @@ class _Parts:
         )
         self._source = config.source
         self.node: TradingNode | None = None
+        self._registry = config.registry
+        self._model_server: ModelServer | None = None
+        self._evaluator: Evaluator | None = None
+        self.drift = LateDrift()
 
     @property
     def source(self) -> MarketDataSource:
@@ -261,6 +279,41 @@ class _Parts:
 
     def strategy_configs(self) -> StrategyConfigRepository:
         return SqlStrategyConfigs(self.config.database_url)
+
+    def registry(self) -> ModelRegistry:
+        if self._registry is None:
+            self._registry = open_registry(self.config.ml, self.config.database_url)
+        return self._registry
+
+    def model_server(self) -> ModelServer:
+        if self._model_server is None:
+            ml = self.config.ml
+            self._model_server = ModelServer(
+                self.registry(), models=ml.ml_models, reload_interval_s=ml.reload_interval
+            )
+        return self._model_server
+
+    def evaluator(self) -> Evaluator:
+        if self._evaluator is None:
+            timeframe = self.config.scheduler.ml_timeframe
+            self._evaluator = Evaluator(self.store, self.source, LiveClock(), timeframe=timeframe)
+        return self._evaluator
+
+    def ml_jobs(self, service: str) -> MlJobs:
+        """Return the scheduler of the ML jobs hosted with ``service``'s apps."""
+        given = self.node_config().instruments
+        instruments = list(given) if isinstance(given, Mapping) else [i.id for i in given]
+        return MlJobs(
+            self.config.scheduler,
+            self.store,
+            self.source,
+            instruments,
+            registry=self._registry if self._model_server is not None else None,
+            server=self._model_server,
+            evaluator=self._evaluator,
+            drift=self.drift,
+            service=service,
+        )
 
     def job_runner(self) -> JobRunner:
         return ProcessPoolJobRunner(self.store, self.config.backtest)
@@ -290,6 +343,9 @@ class _SchemaParts(_Parts):
 
     def strategy_configs(self) -> StrategyConfigRepository:
         return InMemoryStrategyConfigs()
+
+    def registry(self) -> ModelRegistry:
+        return InMemoryModelRegistry()
 
     def job_runner(self) -> JobRunner:
         return InProcessJobRunner(self.store, self.config.backtest)
@@ -354,6 +410,14 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
     if name == "backtest":
         runner = parts.job_runner()
         return backtest_app(parts.store, runner, config.backtest, authenticator=auth)
+    if name == "ml":
+        server = parts.model_server()
+        return ml_app(server, server.registry, config.ml, auth=auth, limiter=limiter)
+    if name == "evaluation":
+        evaluator = parts.evaluator()
+        return evaluation_app(
+            parts.store, evaluator, config.settings, auth=auth, limiter=limiter, drift=parts.drift
+        )
     if parts.node is None:
         parts.node = TradingNode(parts.node_config(), store=parts.store, bus=parts.bus)
     node, settings = parts.node, config.settings

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from quantgrid.adapters.market_data import MarketDataSource
+from quantgrid.adapters.registry import ModelRegistry
 from quantgrid.gateway import AuthSettings, RateLimits
 from quantgrid.node import NodeConfig
 from quantgrid.runtime._feed import FeedSettings
+from quantgrid.runtime._ml import SchedulerSettings
 from quantgrid.services import SERVICES, ServiceSettings
 from quantgrid.services.backtest import BacktestSettings
 from quantgrid.services.market_data import MarketDataSettings
+from quantgrid.services.ml import MlSettings
 from quantgrid.services.regime import RegimeSettings
 
 #: Without a database URL, ``quantgrid up`` keeps everything in this SQLite file.
@@ -60,10 +63,15 @@ class RuntimeConfig:
         (``QUANTGRID_FEED_INTERVAL_S``; see ``MarketFeed``).
     rate_limits
         The callers' request budgets (``QUANTGRID_RATE_LIMIT_<ROLE>``).
+    ml, scheduler
+        The ML service's registry and serving (``QUANTGRID_ML_*``), and the recurring
+        ML jobs (predictions, evaluations, drift and decay checks).
     source
         The market-data upstream; None for the seeded synthetic market.
     node
         What the paper trading node trades; None for the synthetic market's instruments.
+    registry
+        The model registry; None for the one ``ml`` names.
     """
 
     mode: Mode
@@ -77,8 +85,11 @@ class RuntimeConfig:
     backtest: BacktestSettings = field(default_factory=BacktestSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    ml: MlSettings = field(default_factory=MlSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     source: MarketDataSource | None = None
     node: NodeConfig | None = None
+    registry: ModelRegistry | None = None
 
     @classmethod
     def from_env(
@@ -93,6 +104,7 @@ class RuntimeConfig:
         generate_secret: bool = False,
         source: MarketDataSource | None = None,
         node: NodeConfig | None = None,
+        registry: ModelRegistry | None = None,
     ) -> RuntimeConfig:
         """Read the ``QUANTGRID_*`` variables; explicit arguments take precedence.
 
@@ -154,8 +166,11 @@ class RuntimeConfig:
             backtest=BacktestSettings.from_env(env),
             feed=FeedSettings.from_env(env),
             rate_limits=rate_limits,
+            ml=MlSettings.from_env(env),
+            scheduler=SchedulerSettings.from_env(env),
             source=source,
             node=node,
+            registry=registry,
         )
 
     def check(self, name: str) -> None:

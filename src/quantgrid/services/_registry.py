@@ -53,6 +53,8 @@ SERVICES: dict[str, ServiceSpec] = {
             "portfolio", 8106, "positions, cash, P&L, equity history", hosted_by="execution"
         ),
         ServiceSpec("backtest", 8107, "backtest jobs: submit, progress, results, report"),
+        ServiceSpec("ml", 8108, "model serving: predictions, model catalogue, approvals"),
+        ServiceSpec("evaluation", 8109, "prediction outcomes: metrics, predictions, drift"),
     )
 }
 """Every service by name, the gateway first; ports are defaults, overridable."""

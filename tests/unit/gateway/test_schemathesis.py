@@ -114,6 +114,7 @@ class Seeds:
             "config_id": post("/api/strategy/strategy-configs", config, "config_id"),
             "job_id": post("/api/backtest/backtests", backtest, "job_id"),
             "key_id": env.new_key_id("viewer", Role.VIEWER),
+            "version": "1",
         }
 
     def strategy(self, label: str, mode: GenerationMode) -> st.SearchStrategy[Case]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from quantgrid.adapters.market_data import SyntheticSource
+from quantgrid.adapters.registry import InMemoryModelRegistry
 from quantgrid.data import SyntheticConfig
 from quantgrid.runtime import Mode, RuntimeConfig
 
@@ -28,4 +29,5 @@ def make_config(tmp_path: Path, mode: Mode = "one-process", **env: str) -> Runti
         database_url=f"sqlite:///{tmp_path / 'quantgrid.db'}",
         jwt_secret=secrets.token_urlsafe(48),
         source=SyntheticSource(SyntheticConfig(instruments=("SYN0", "SYN1"), bars=2000)),
+        registry=InMemoryModelRegistry(),
     )

@@ -63,9 +63,33 @@ async def test_the_platform_shares_one_store_and_one_node(platform: Runtime) -> 
     assert platform.node.store is platform.store
 
 
+async def test_the_platform_schedules_every_ml_job_on_its_store(platform: Runtime) -> None:
+    assert platform.jobs is not None
+    scheduler = platform.jobs.scheduler
+    assert scheduler is not None and scheduler.running
+    # No drift check: the synthetic market's bars end long before now, so no reference.
+    assert sorted(job.name for job in scheduler.jobs) == ["evaluate", "predict", "retrain-check"]
+    assert platform.apps["ml"].state.service == "ml"
+
+
+@pytest.mark.parametrize(
+    ("service", "jobs"), [("ml", ["predict", "retrain-check"]), ("evaluation", ["evaluate"])]
+)
+async def test_a_distributed_service_schedules_its_own_jobs(
+    tmp_path: Path, service: str, jobs: list[str]
+) -> None:
+    runtime = build_service(service, make_config(tmp_path))
+    async with runtime.running():
+        assert runtime.jobs is not None and runtime.jobs.scheduler is not None
+        assert sorted(job.name for job in runtime.jobs.scheduler.jobs) == jobs
+    assert not runtime.jobs.scheduler.running
+
+
 @pytest.mark.parametrize(
     "path",
     [
+        "/api/ml/ml/models",
+        "/api/evaluation/evaluation/metrics",
         "/api/market-data/market-data/price/SYN0",
         "/api/regime/regime/overview",
         "/api/strategy/strategies",

@@ -22,6 +22,7 @@ from quantgrid.services.evaluation._drift import (
     DriftCheckError,
     DriftHook,
     DriftResult,
+    DriftResults,
     Reference,
 )
 from quantgrid.services.evaluation._evaluator import (
@@ -59,6 +60,7 @@ __all__ = [
     "DriftHook",
     "DriftOut",
     "DriftResult",
+    "DriftResults",
     "EvaluationFailedError",
     "EvaluationRun",
     "EvaluationRunOut",

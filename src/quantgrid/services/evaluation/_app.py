@@ -28,7 +28,7 @@ from quantgrid.services import (
     create_service_app,
     problem_responses,
 )
-from quantgrid.services.evaluation._drift import DriftCheck
+from quantgrid.services.evaluation._drift import DriftResults
 from quantgrid.services.evaluation._evaluator import Evaluator
 from quantgrid.services.evaluation._models import (
     DriftOut,
@@ -232,7 +232,7 @@ class _Metrics:
 def evaluation_router(
     store: PredictionStore,
     evaluator: Evaluator,
-    drift: DriftCheck | None = None,
+    drift: DriftResults | None = None,
     *,
     max_evaluated: int = DEFAULT_MAX_EVALUATED,
 ) -> APIRouter:
@@ -322,7 +322,7 @@ def create_app(
     *,
     auth: Authenticator,
     limiter: RateLimiter | None = None,
-    drift: DriftCheck | None = None,
+    drift: DriftResults | None = None,
     metrics: ServiceMetrics | None = None,
     max_evaluated: int = DEFAULT_MAX_EVALUATED,
 ) -> FastAPI:

@@ -13,6 +13,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Protocol
 
 import msgspec
 import numpy as np
@@ -36,6 +37,14 @@ Reference = FeatureFrame | Sequence[FeatureFrame] | npt.ArrayLike
 
 DriftHook = Callable[["DriftResult"], Awaitable[None] | None]
 """Called with a result whose status is SIGNIFICANT; sync or async."""
+
+
+class DriftResults(Protocol):
+    """Where ``GET /evaluation/drift`` reads the latest drift results from."""
+
+    def latest(self) -> tuple[DriftResult, ...]:
+        """Return the latest result of each feature set checked so far, by set name."""
+        ...
 
 
 class DriftCheckError(ValueError):

@@ -38,6 +38,7 @@ PUBLIC = (
     "DriftHook",
     "DriftOut",
     "DriftResult",
+    "DriftResults",
     "EvaluationFailedError",
     "EvaluationRun",
     "EvaluationRunOut",

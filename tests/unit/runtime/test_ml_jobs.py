@@ -1,0 +1,167 @@
+"""The scheduler's ML jobs end to end: predict, store, resolve, judge decay, retrain.
+
+On the planted MA(1) market (choppy regime only), a logistic model trained on the first
+bars serves the later ones. The prediction cycle logs one prediction per instrument,
+the evaluator resolves them once their bar has passed, and a decay check whose floor
+the model cannot reach trains a candidate that waits for approval.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quantgrid.adapters.market_data import InMemorySource, Timeframe
+from quantgrid.adapters.registry import InMemoryModelRegistry
+from quantgrid.adapters.storage import InMemoryStore
+from quantgrid.core import TestClock
+from quantgrid.data import SyntheticConfig, generate_market
+from quantgrid.ml import (
+    ApprovalPolicy,
+    ModelSpec,
+    ModelStage,
+    OutcomeStatus,
+    default_feature_set,
+    train_on_bars,
+)
+from quantgrid.model import BarSeries
+from quantgrid.runtime._ml import feature_sets
+from quantgrid.runtime._ml_jobs import DecayCheck, PredictionCycle, Retrainer, RetrainPolicy
+from quantgrid.services.evaluation import Evaluator
+from quantgrid.services.ml import ModelServer
+
+MINUTE = 60 * 1_000_000_000
+LENIENT = ApprovalPolicy(min_roc_auc=None, min_accuracy_margin=None, min_samples=100)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _market() -> dict[str, BarSeries]:
+    config = SyntheticConfig(
+        instruments=("SYN0", "SYN1"),
+        bars=3_000,
+        min_regime_bars=3_000,
+        mean_regime_bars=3_000,
+        mean_crisis_bars=3_000,
+        crisis_share=0.001,
+    )
+    return generate_market(config, seed=1).bars
+
+
+async def _serving(bars: dict[str, BarSeries]) -> tuple[InMemoryModelRegistry, ModelServer]:
+    registry = InMemoryModelRegistry()
+    history = {name: series.slice(0, 2_000) for name, series in bars.items()}
+    result, dataset = train_on_bars(history, default_feature_set(), ModelSpec("logistic"))
+    info = registry.log_training(
+        "mr",
+        result,
+        data_hash=dataset.data_hash(),
+        feature_set_name=dataset.feature_set_name,
+        feature_set_fingerprint=dataset.feature_set_fingerprint,
+    )
+    for stage in ("staging", "production"):
+        registry.approve("mr", info.version, to_stage=stage, approver="ann", policy=LENIENT)
+    server = ModelServer(registry, reload_interval_s=None)
+    await server.start()
+    return registry, server
+
+
+@pytest.mark.anyio
+async def test_predictions_are_logged_once_resolved_and_a_decayed_model_is_retrained() -> None:
+    bars = _market()
+    source = InMemorySource(bars)
+    store = InMemoryStore()
+    registry, server = await _serving(bars)
+    try:
+        cycle = PredictionCycle(
+            server,
+            store,
+            source,
+            ("SYN0", "SYN1"),
+            feature_sets=feature_sets(),
+            timeframe=Timeframe.M1,
+        )
+        slot = int(bars["SYN0"].ts[2_500])
+
+        assert await cycle.run(slot) == "2 predictions (2 new)"
+        assert await cycle.run(slot) == "2 predictions (0 new)"  # a rerun stores nothing
+        page = store.list_predictions(limit=10)
+        logged = sorted((p.prediction for p in page.items), key=lambda p: p.instrument_id)
+        assert [p.instrument_id for p in logged] == ["SYN0", "SYN1"]
+        for prediction in logged:
+            assert prediction.ts_event == slot
+            assert prediction.prediction_id == f"mr:v1:{prediction.instrument_id}:{slot}"
+            assert prediction.probabilities is not None
+            # The most probable direction, with its probability as the confidence.
+            best = max(prediction.probabilities, key=prediction.probabilities.__getitem__)
+            assert prediction.direction is best
+            assert prediction.confidence == prediction.probabilities[best]
+            assert set(prediction.feature_snapshot) == set(default_feature_set().names)
+
+        clock = TestClock(slot + 5 * MINUTE)
+        evaluator = Evaluator(store, source, clock, timeframe=Timeframe.M1)
+        run = await evaluator.resolve_due()
+        assert run.resolved == 2
+        for stored in store.list_predictions(limit=10).items:
+            assert stored.outcome is not None
+            assert stored.outcome.status is OutcomeStatus.RESOLVED
+            i = 2_500
+            series = bars[stored.prediction.instrument_id]
+            assert stored.outcome.entry_price == series.close[i]
+            assert stored.outcome.exit_price == series.close[i + 1]
+
+        retrainer = Retrainer(
+            registry,
+            source,
+            ("SYN0", "SYN1"),
+            feature_sets=feature_sets(),
+            timeframe=Timeframe.M1,
+            policy=RetrainPolicy(min_hit_rate=1.01, min_resolved=2, window_s=1_500 * 60.0),
+            clock=clock.timestamp_ns,
+        )
+        check = DecayCheck(registry, store, retrainer, clock=clock.timestamp_ns)
+        summary = await check.run(clock.timestamp_ns())
+        assert "decay: hit rate" in summary and "v2 trained" in summary
+        versions = {v.version: v for v in registry.list_versions("mr")}
+        assert versions[1].stage is ModelStage.PRODUCTION  # never replaced without approval
+        assert versions[2].stage is ModelStage.NONE
+        assert versions[2].data_hash != versions[1].data_hash
+        # A second check within the minimum interval trains nothing more.
+        assert "retrain skipped" in await check.run(clock.timestamp_ns())
+        assert len(registry.list_versions("mr")) == 2
+    finally:
+        await server.stop()
+
+
+@pytest.mark.anyio
+async def test_a_cycle_skips_an_instrument_without_bars_and_says_why() -> None:
+    bars = _market()
+    _, server = await _serving(bars)
+    try:
+        cycle = PredictionCycle(
+            server,
+            InMemoryStore(),
+            InMemorySource({"SYN0": bars["SYN0"]}),
+            ("SYN0", "SYN1"),
+            feature_sets=feature_sets(),
+            timeframe=Timeframe.M1,
+        )
+        summary = await cycle.run(int(bars["SYN0"].ts[2_500]))
+        assert summary.startswith("1 predictions (1 new); skipped: 1 source error")
+    finally:
+        await server.stop()
+
+
+def test_a_horizon_below_one_bar_is_refused() -> None:
+    with pytest.raises(ValueError, match="horizon_bars must be at least 1"):
+        PredictionCycle(
+            None,  # type: ignore[arg-type]
+            InMemoryStore(),
+            InMemorySource({}),
+            (),
+            feature_sets={},
+            timeframe=Timeframe.M1,
+            horizon_bars=0,
+        )
