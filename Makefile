@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/execution_cost.py
 	$(BIN)/python benchmarks/node_throughput.py
 	$(BIN)/python benchmarks/order_load.py
+	$(BIN)/python benchmarks/ml_serving.py
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:

@@ -104,6 +104,9 @@ def open_registry(settings: MlSettings, database_url: str) -> ModelRegistry:
     """
     if settings.ml_registry_uri == "memory":
         return InMemoryModelRegistry()
+    # MLflow logs its table creation at INFO on a handler of its own, outside the JSON
+    # logs; its warnings still show.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
     default_dir = MlSettings.model_fields["ml_registry_dir"].default
     if settings.ml_registry_uri is None and settings.ml_registry_dir == default_dir:
         sqlite_file = _sqlite_file(database_url)
