@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from quantgrid.adapters.storage import InMemoryStore, SqliteStore, StorePredictionSink
 from quantgrid.backtest import BacktestConfig, BacktestResult, run_backtest
 from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.ml import (
@@ -469,3 +471,30 @@ def test_a_model_predictor_checks_its_name_and_version(model: TrainedModel) -> N
     assert predictor.model_version == 0
     assert predictor.classes == model.classes
     assert predictor.feature_names == model.feature_names
+
+
+def test_a_store_sink_keeps_every_prediction_once_across_a_replay(
+    model: TrainedModel, later: BarSeries, tmp_path: Path
+) -> None:
+    """In a backtest as the paper runtime will: the strategy's predictions in the store."""
+    store = SqliteStore(tmp_path / "quantgrid.db", auto_migrate=True)
+    try:
+        bars = later.slice(0, 200)
+        sink = StorePredictionSink(store, batch=64)
+        run_backtest(ml_strategy(model, sink=sink), bars)
+        assert sink.flush() >= 0
+        replay = StorePredictionSink(store, batch=64)
+        run_backtest(ml_strategy(model, sink=replay), bars)
+        replay.flush()
+
+        assert sink.stored == 200 - 50
+        assert replay.stored == 0  # the same ids: nothing stored twice
+        page = store.list_predictions(model_name=MODEL, model_version=VERSION, limit=500)
+        assert sorted(p.prediction.ts_event for p in page.items) == bars.ts[50:].tolist()
+    finally:
+        store.close()
+
+
+def test_a_store_sink_refuses_an_empty_batch() -> None:
+    with pytest.raises(ValueError, match="batch must be at least 1"):
+        StorePredictionSink(InMemoryStore(), batch=0)

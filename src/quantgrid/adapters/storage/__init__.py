@@ -19,6 +19,7 @@ from quantgrid.adapters.storage._jobs import JobRun, JobRunStatus, JobRunStore
 from quantgrid.adapters.storage._memory import InMemoryStore
 from quantgrid.adapters.storage._port import Store
 from quantgrid.adapters.storage._prediction_port import PredictionStore
+from quantgrid.adapters.storage._prediction_sink import StorePredictionSink
 from quantgrid.adapters.storage._records import (
     ORDER_EVENT_TYPES,
     AccountEventKind,
@@ -65,6 +66,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StorePredictionSink",
     "StoreUnavailableError",
     "StoredOrder",
     "StoredOrderEvent",

@@ -30,6 +30,7 @@ PUBLIC_API = (
     "SqliteStore",
     "Store",
     "StoreError",
+    "StorePredictionSink",
     "StoreUnavailableError",
     "StoredOrder",
     "StoredOrderEvent",
