@@ -37,18 +37,19 @@ import gc
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
+
+from _loopback import free_port, post_request, read_response
 
 MODEL = "syn0-direction"
 PASSWORD = "ml serving benchmark password"
@@ -167,13 +168,6 @@ async def measure_in_process(
 # -- over HTTP ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def make_viewer_key(database: Path) -> str:
     """Create a viewer and an API key of theirs in a new SQLite store; return the key."""
     from quantgrid.adapters.storage import Role, SqliteStore
@@ -238,31 +232,6 @@ def wait_serving(port: int, process: subprocess.Popen[bytes], log: Path) -> None
     raise RuntimeError(f"the ML service was not up in {STARTUP_S:.0f} s:\n{log.read_text()[:3000]}")
 
 
-def http_request(port: int, key: str, path: str, body: Mapping[str, Any]) -> bytes:
-    data = json.dumps(body, separators=(",", ":")).encode()
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
-    )
-    return head.encode() + data
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("the server closed the connection")
-    status = int(status_line.split(b" ", 2)[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
-
-
 async def measure_http(
     port: int,
     key: str,
@@ -272,10 +241,10 @@ async def measure_http(
     limit_s: float,
 ) -> dict[str, Any]:
     singles = [
-        http_request(port, key, "/ml/predict", {"model": MODEL, "features": rows[i]})
+        post_request(port, key, "/ml/predict", {"model": MODEL, "features": rows[i]})
         for i in range(min(len(rows), 512))
     ]
-    batch = http_request(
+    batch = post_request(
         port,
         key,
         "/ml/predict/batch",

@@ -53,6 +53,7 @@ import httpx
 import numpy as np
 import sqlalchemy as sa
 
+from _loopback import free_port, post_request, read_response
 from quantgrid.adapters.storage import PostgresStore, Role, SqliteStore, SqlStore
 from quantgrid.gateway import ApiKeys, Users
 
@@ -77,13 +78,6 @@ LIMITS = {
     "halt_at_drawdown": "0.9",
     "blocked_regimes": [],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -220,38 +214,15 @@ def order_request(port: int, key: str, oid: str, i: int) -> bytes:
     side = "BUY" if i % 2 == 0 else "SELL"
     # Resting orders a few percent off a price near the synthetic market's start.
     price = f"{95 - (i % 50) / 10:.2f}" if side == "BUY" else f"{105 + (i % 50) / 10:.2f}"
-    body = json.dumps(
-        {
-            "client_order_id": oid,
-            "instrument_id": INSTRUMENT,
-            "side": side,
-            "order_type": "LIMIT",
-            "quantity": "1",
-            "price": price,
-        },
-        separators=(",", ":"),
-    ).encode()
-    head = (
-        f"POST {ORDERS_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    status_line = await reader.readline()
-    if not status_line:
-        raise ConnectionError("the server closed the connection")
-    status = int(status_line.split(b" ", 2)[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
+    body = {
+        "client_order_id": oid,
+        "instrument_id": INSTRUMENT,
+        "side": side,
+        "order_type": "LIMIT",
+        "quantity": "1",
+        "price": price,
+    }
+    return post_request(port, key, ORDERS_PATH, body)
 
 
 @dataclass
