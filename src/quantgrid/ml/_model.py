@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import sklearn  # type: ignore[import-untyped,unused-ignore]
 from lightgbm import LGBMClassifier
+from scipy.special import expit  # type: ignore[import-untyped]  # scipy ships no stubs
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # type: ignore[import-untyped,unused-ignore]
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped,unused-ignore]
 from sklearn.pipeline import Pipeline  # type: ignore[import-untyped,unused-ignore]
@@ -371,7 +372,8 @@ def _batch_predictor(kind: ModelKind, model: Any, n_classes: int) -> Callable[[A
         if n_classes == 2:
 
             def logistic_binary(rows: FloatArray) -> FloatArray:
-                up = 1.0 / (1.0 + np.exp(-(rows @ weights + intercept)))
+                # expit: the logistic function without overflow at extreme scores.
+                up = np.asarray(expit(rows @ weights + intercept), dtype=np.float64)
                 return np.column_stack([1.0 - up[:, 0], up[:, 0]])
 
             return logistic_binary

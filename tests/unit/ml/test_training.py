@@ -443,3 +443,15 @@ def test_data_hash_refuses_nothing_and_objects() -> None:
         compute_data_hash()
     with pytest.raises(ValueError, match="array 1 holds Python objects"):
         compute_data_hash(np.zeros(2), np.array([object()]))
+
+
+@pytest.mark.parametrize("three_classes", [False, True])
+def test_extreme_feature_values_give_probabilities_not_overflow(three_classes: bool) -> None:
+    """A served row far outside the training range must still give 0..1 (found by fuzzing)."""
+    features, labels = signal_data(300, seed=4, three_classes=three_classes)
+    model = fit_model(features, labels, ModelSpec("logistic"), ("a", "b", "c"))
+    extreme = np.array([[1e300, 0.0, 0.0], [-1e300, 0.0, 0.0], [9303.0, -9303.0, 1e6]])
+    proba = model.predict_proba(extreme)  # warnings are errors here: no overflow warning
+    assert np.all(np.isfinite(proba)) and np.all((proba >= 0) & (proba <= 1))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(model.predict_one(extreme[0]), proba[0])
