@@ -34,12 +34,24 @@ class Direction(Enum):
     HOLD = "hold"
 
 
+#: The largest model version the stores keep (a 32-bit column).
+MAX_MODEL_VERSION = 2**31 - 1
+
+
 class HorizonKind(Enum):
     """How a horizon is counted: in bars, in nanoseconds, or in trading sessions."""
 
     BARS = "bars"
     DURATION = "duration"
     SESSIONS = "sessions"
+
+
+# Horizons beyond these are input errors, and would overflow the stores' 64-bit times.
+_MAX_HORIZON = {
+    HorizonKind.BARS: 1_000_000,
+    HorizonKind.DURATION: 100 * 366 * 86_400 * 1_000_000_000,  # a century
+    HorizonKind.SESSIONS: 36_600,
+}
 
 
 class Horizon(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +80,10 @@ class Horizon(msgspec.Struct, frozen=True, kw_only=True):
             )
         if isinstance(self.value, bool) or not isinstance(self.value, int) or self.value <= 0:
             msg = f"horizon: value must be a positive integer, got {self.value!r}"
+            raise InvalidPredictionError(msg)
+        most = _MAX_HORIZON[self.kind]
+        if self.value > most:
+            msg = f"horizon: a {self.kind.value} horizon is at most {most:,}, got {self.value:,}"
             raise InvalidPredictionError(msg)
 
     @classmethod
@@ -265,8 +281,9 @@ def check_prediction(p: Prediction) -> None:
     check_id(what, "model_name", p.model_name)
     if isinstance(p.model_version, bool) or not isinstance(p.model_version, int):
         raise _fail(what, f"model_version must be an integer, got {p.model_version!r}")
-    if p.model_version < 0:
-        raise _fail(what, f"model_version must not be negative, got {p.model_version}")
+    if not 0 <= p.model_version <= MAX_MODEL_VERSION:
+        msg = f"model_version must be between 0 and {MAX_MODEL_VERSION}, got {p.model_version}"
+        raise _fail(what, msg)
     check_id(what, "instrument_id", p.instrument_id)
     _check_ts(what, "ts_event", p.ts_event)
     if not isinstance(p.direction, Direction):

@@ -105,7 +105,11 @@ def test_horizon_constructors():
         ({"prediction_id": "a b"}, r"prediction_id must be .* without whitespace"),
         ({"prediction_id": "x" * 129}, r"prediction_id must be 1 to 128"),
         ({"model_name": ""}, r"prediction p-1: model_name must be 1 to 128"),
-        ({"model_version": -1}, r"prediction p-1: model_version must not be negative, got -1"),
+        ({"model_version": -1}, r"prediction p-1: model_version must be between 0 and \d+, got -1"),
+        (
+            {"model_version": 2**31},
+            r"model_version must be between 0 and 2147483647, got 2147483648",
+        ),
         ({"model_version": 1.0}, r"model_version must be an integer, got 1.0"),
         ({"model_version": True}, r"model_version must be an integer"),
         ({"instrument_id": "A\tB"}, r"instrument_id must be 1 to 128"),
