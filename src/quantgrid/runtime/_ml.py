@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
+import numpy as np
 from pydantic import Field
 
 from quantgrid.adapters.market_data import MarketDataSource, Timeframe
@@ -192,12 +193,14 @@ class MlJobs:
             frame = feature_set.compute(bars)
             if len(frame.ts) > 0:
                 frames.append(frame)
-        complete = [f for f in frames if f.complete.any()]
-        if not complete:
+        # Like the check's own window: each instrument's last `window` rows, pooled.
+        rows = [_complete_rows(f)[-window:] for f in frames]
+        reference = np.vstack(rows) if rows else np.empty((0, len(feature_set.names)))
+        if len(reference) == 0:
             _log.warning("drift check off: no bars for a reference sample before %d", end)
             return None
         return DriftCheck(
-            {feature_set.name: [_complete_rows(f) for f in complete]},
+            {feature_set.name: reference},
             feature_set,
             self._source,
             self._instruments,

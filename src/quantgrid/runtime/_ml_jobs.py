@@ -38,6 +38,13 @@ from quantgrid.services.ml import ModelServer
 _log = logging.getLogger("quantgrid.runtime.ml")
 
 
+#: Bars fetched per warm-up bar of a feature set: the recursive features (EMA, Wilder's
+#: RSI, ADX and ATR, MACD) forget their start only slowly, and must match training's
+#: values, computed over the whole history (review: 52 bars left the EMA distance 10 %
+#: and the MACD histogram 30 % away from them).
+LOOKBACK_PER_WARMUP_BAR = 10
+
+
 async def _recent_bars(
     source: MarketDataSource, instrument: str, end_ns: int, timeframe: Timeframe, bars: int
 ) -> BarSeries:
@@ -122,21 +129,28 @@ class PredictionCycle:
     async def _predict(
         self, model: str, feature_set: FeatureSet, instrument: str, slot_ns: int
     ) -> Prediction | str:
+        lookback = LOOKBACK_PER_WARMUP_BAR * (feature_set.warmup + 1)
         try:
-            bars = await _recent_bars(
-                self._source, instrument, slot_ns, self._timeframe, feature_set.warmup + 1
-            )
+            bars = await _recent_bars(self._source, instrument, slot_ns, self._timeframe, lookback)
         except Exception as error:  # one instrument's outage must not stop the others
             _log.warning("predict: no bars for %s: %s", instrument, error)
             return "source error"
         if len(bars.ts) == 0:
             return "no bars"
-        frame = feature_set.compute(bars)
+        try:
+            frame = feature_set.compute(bars)
+        except ValueError as error:  # bad bars of one instrument: the others still run
+            _log.warning("predict: bad bars for %s: %s", instrument, error)
+            return "bad bars"
         row = frame.values[-1]
         if not all(math.isfinite(v) for v in row):
             return "features warming up"
         features = dict(zip(frame.names, (float(v) for v in row), strict=True))
-        served = self._server.predict(model, features)
+        try:
+            served = self._server.predict(model, features)
+        except (LookupError, ValueError) as error:  # swapped or withdrawn meanwhile
+            _log.warning("predict: %s could not predict %s: %s", model, instrument, error)
+            return "model changed"
         ts = int(bars.ts[-1])
         return Prediction(
             prediction_id=f"{model}:v{served.version}:{instrument}:{ts}",
@@ -233,14 +247,18 @@ class Retrainer:
                 bars[instrument] = await _recent_bars(
                     self._source, instrument, now, self._timeframe, count
                 )
-            self._last[model] = now
+            # The candidate answers the production version's question: a model without
+            # a flat class was trained with flat bars dropped (as `quantgrid ml train`
+            # does by default), so is its successor.
             result, dataset = await asyncio.to_thread(
                 train_on_bars,
                 bars,
                 feature_set,
                 trained.spec,
                 horizon=self._policy.horizon_bars,
+                drop_flat=0 not in trained.classes,
             )
+            self._last[model] = now  # after the training: a failed one may be retried
             candidate = await asyncio.to_thread(
                 self._registry.log_training,
                 model,

@@ -8,15 +8,19 @@ the model cannot reach trains a candidate that waits for approval.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
 import pytest
 
 from quantgrid.adapters.market_data import InMemorySource, Timeframe
 from quantgrid.adapters.registry import InMemoryModelRegistry
 from quantgrid.adapters.storage import InMemoryStore
-from quantgrid.core import TestClock
+from quantgrid.core import LiveClock, TestClock
 from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.ml import (
     ApprovalPolicy,
+    DriftStatus,
     ModelSpec,
     ModelStage,
     OutcomeStatus,
@@ -24,7 +28,7 @@ from quantgrid.ml import (
     train_on_bars,
 )
 from quantgrid.model import BarSeries
-from quantgrid.runtime._ml import feature_sets
+from quantgrid.runtime._ml import LateDrift, MlJobs, SchedulerSettings, feature_sets
 from quantgrid.runtime._ml_jobs import DecayCheck, PredictionCycle, Retrainer, RetrainPolicy
 from quantgrid.services.evaluation import Evaluator
 from quantgrid.services.ml import ModelServer
@@ -38,8 +42,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _market() -> dict[str, BarSeries]:
+def _market(start: str = "2024-01-01T00:00:00Z") -> dict[str, BarSeries]:
+    """Two instruments in one regime throughout: stationary, so nothing drifts."""
     config = SyntheticConfig(
+        start=start,
         instruments=("SYN0", "SYN1"),
         bars=3_000,
         min_regime_bars=3_000,
@@ -98,7 +104,12 @@ async def test_predictions_are_logged_once_resolved_and_a_decayed_model_is_retra
             best = max(prediction.probabilities, key=prediction.probabilities.__getitem__)
             assert prediction.direction is best
             assert prediction.confidence == prediction.probabilities[best]
-            assert set(prediction.feature_snapshot) == set(default_feature_set().names)
+            # The features of training, computed over the whole history, at that bar.
+            full = default_feature_set().compute(bars[prediction.instrument_id])
+            trained_on = full.as_of(slot).as_dict()
+            assert set(prediction.feature_snapshot) == set(trained_on)
+            for name, value in prediction.feature_snapshot.items():
+                assert value == pytest.approx(trained_on[name], rel=1e-6, abs=1e-9), name
 
         clock = TestClock(slot + 5 * MINUTE)
         evaluator = Evaluator(store, source, clock, timeframe=Timeframe.M1)
@@ -128,6 +139,9 @@ async def test_predictions_are_logged_once_resolved_and_a_decayed_model_is_retra
         assert versions[1].stage is ModelStage.PRODUCTION  # never replaced without approval
         assert versions[2].stage is ModelStage.NONE
         assert versions[2].data_hash != versions[1].data_hash
+        _, candidate = registry.load_version("mr", 2)
+        _, production = registry.load_version("mr", 1)
+        assert candidate.classes == production.classes  # the same question
         # A second check within the minimum interval trains nothing more.
         assert "retrain skipped" in await check.run(clock.timestamp_ns())
         assert len(registry.list_versions("mr")) == 2
@@ -165,3 +179,35 @@ def test_a_horizon_below_one_bar_is_refused() -> None:
             timeframe=Timeframe.M1,
             horizon_bars=0,
         )
+
+
+@pytest.mark.anyio
+async def test_the_drift_check_takes_its_reference_from_the_window_before_the_start() -> None:
+    """Found in review: a reference was a list of arrays, and startup failed on it."""
+    now = LiveClock().timestamp_ns()
+    start = datetime.fromtimestamp(now / 1e9 - 3_000 * 60, tz=UTC).isoformat()
+    source = InMemorySource(_market(start))
+    settings = SchedulerSettings(drift_window_bars=500)
+    jobs = MlJobs(
+        settings,
+        InMemoryStore(),
+        source,
+        ("SYN0", "SYN1"),
+        registry=None,
+        server=None,
+        evaluator=None,
+        drift=LateDrift(),
+        service="ml",
+    )
+    async with AsyncExitStack() as stack:
+        await jobs.start(stack, ["drift"])
+        assert jobs.scheduler is not None
+        assert [job.name for job in jobs.scheduler.jobs] == ["drift"]
+        check = jobs._drift.check
+        assert check is not None
+        summary = await check.run(LiveClock().timestamp_ns())
+    assert summary.startswith("default")
+    (result,) = check.latest()
+    assert result.rows == 2 * 500
+    # One stationary regime on both sides: no feature has drifted significantly.
+    assert result.report.status is not DriftStatus.SIGNIFICANT
