@@ -12,7 +12,7 @@ See ``docs/run-modes.md``.
 
 from quantgrid.runtime._build import Runtime, build_platform, build_service, open_store
 from quantgrid.runtime._config import DEFAULT_DATABASE_URL, ConfigError, Mode, RuntimeConfig
-from quantgrid.runtime._dispatch import PathDispatcher
+from quantgrid.runtime._dispatch import MountedServices, PathDispatcher
 from quantgrid.runtime._feed import FeedSettings, MarketFeed
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "FeedSettings",
     "MarketFeed",
     "Mode",
+    "MountedServices",
     "PathDispatcher",
     "Runtime",
     "RuntimeConfig",

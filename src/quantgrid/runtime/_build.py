@@ -29,7 +29,7 @@ from quantgrid.gateway import (
 from quantgrid.model import Instrument
 from quantgrid.node import NodeConfig, TradingNode
 from quantgrid.runtime._config import ConfigError, RuntimeConfig
-from quantgrid.runtime._dispatch import PathDispatcher
+from quantgrid.runtime._dispatch import MountedServices, PathDispatcher
 from quantgrid.runtime._feed import MarketFeed
 from quantgrid.runtime._ml import JOBS_BY_SERVICE, LateDrift, MlJobs, open_registry, start_ml_jobs
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
@@ -64,8 +64,10 @@ class Runtime:
     name
         The service (``gateway`` for the whole platform).
     app
-        The ASGI app to serve: a FastAPI app, or for a process that hosts other
-        services (``serve execution``) a ``PathDispatcher`` in front of their apps.
+        The ASGI app to serve: a FastAPI app; for a process that hosts other
+        services (``serve execution``) a ``PathDispatcher`` in front of their apps; for
+        the platform (``quantgrid up``) ``MountedServices``, the gateway with each
+        service's requests handed to that service's app directly.
     store, authenticator
         The store and authenticator its routes use.
     apps
@@ -89,7 +91,7 @@ class Runtime:
     """
 
     name: str
-    app: FastAPI | PathDispatcher
+    app: FastAPI | PathDispatcher | MountedServices
     store: SqlStore
     authenticator: Authenticator
     apps: dict[str, FastAPI] = field(default_factory=dict)
@@ -98,6 +100,11 @@ class Runtime:
     jobs: MlJobs | None = None
     _starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     _stack: AsyncExitStack | None = None
+
+    @property
+    def main_app(self) -> FastAPI:
+        """Return the FastAPI app in front: the gateway's, or the service's own."""
+        return _front(self.app)
 
     async def startup(self) -> None:
         """Open what the apps need and run their lifespans; undone by ``shutdown``."""
@@ -120,7 +127,7 @@ class Runtime:
             await stack.aclose()
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[FastAPI | PathDispatcher]:
+    async def running(self) -> AsyncIterator[FastAPI | PathDispatcher | MountedServices]:
         """Start, yield the app, stop."""
         await self.startup()
         try:
@@ -128,7 +135,7 @@ class Runtime:
         finally:
             await self.shutdown()
 
-    def asgi(self) -> FastAPI | PathDispatcher:
+    def asgi(self) -> FastAPI | PathDispatcher | MountedServices:
         """Return the app with ``startup`` and ``shutdown`` as its lifespan (for uvicorn).
 
         A ``PathDispatcher`` passes the lifespan to its default app, which runs it.
@@ -167,7 +174,7 @@ def build_service(name: str, config: RuntimeConfig) -> Runtime:
     store = open_store(config.database_url)
     try:
         parts = _Parts(config, store)
-        app: FastAPI | PathDispatcher
+        app: FastAPI | PathDispatcher | MountedServices
         if name == GATEWAY.name:
             app, apps = _distributed_gateway(config, parts), {}
         else:
@@ -198,12 +205,13 @@ def build_platform(config: RuntimeConfig) -> Runtime:
     except BaseException:
         store.close()
         raise
-    return _runtime(GATEWAY.name, gateway, apps, parts, store)
+    front = MountedServices(gateway, apps, gateway.state.metrics)
+    return _runtime(GATEWAY.name, front, apps, parts, store)
 
 
 def _runtime(
     name: str,
-    app: FastAPI | PathDispatcher,
+    app: FastAPI | PathDispatcher | MountedServices,
     apps: dict[str, FastAPI],
     parts: _Parts,
     store: SqlStore,
@@ -233,9 +241,9 @@ def _market_feed(parts: _Parts, apps: Mapping[str, FastAPI]) -> MarketFeed | Non
     return MarketFeed(parts.node, parts.source, interval_s, metrics=metrics)
 
 
-def _front(app: FastAPI | PathDispatcher) -> FastAPI:
+def _front(app: FastAPI | PathDispatcher | MountedServices) -> FastAPI:
     """Return the FastAPI app that receives the served app's lifespan."""
-    return app.default if isinstance(app, PathDispatcher) else app
+    return app.default if isinstance(app, PathDispatcher | MountedServices) else app
 
 
 class _Parts:

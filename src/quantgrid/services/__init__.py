@@ -26,6 +26,7 @@ from quantgrid.services._http.errors import (
 from quantgrid.services._http.health import HealthCheck
 from quantgrid.services._http.logs import configure_logging
 from quantgrid.services._http.metrics import ServiceMetrics
+from quantgrid.services._http.middleware import CORRELATION_SCOPE_KEY, observe_request
 from quantgrid.services._http.openapi import (
     assert_stable_operation_ids,
     operation_id,
@@ -42,6 +43,7 @@ from quantgrid.services._registry import (
 
 __all__ = [
     "CORRELATION_ID_HEADER",
+    "CORRELATION_SCOPE_KEY",
     "GATEWAY",
     "IDEMPOTENCY_KEY_HEADER",
     "INFRASTRUCTURE_ENV",
@@ -65,6 +67,7 @@ __all__ = [
     "correlation_context",
     "create_service_app",
     "current_correlation_id",
+    "observe_request",
     "operation_id",
     "problem_response",
     "problem_responses",

@@ -112,8 +112,7 @@ class PlatformEnv:
         for role in Role:
             self.users.create_user(role.value, PASSWORD, role)
         # Budgets would refuse a run that sends thousands of requests a second.
-        for app in (self.runtime.app, *self.runtime.apps.values()):
-            assert isinstance(app, FastAPI)
+        for app in (self.runtime.main_app, *self.runtime.apps.values()):
             install_auth(app, self.runtime.authenticator, limiter=Unlimited())
         self._client: httpx.AsyncClient | None = None
         self._keys: dict[tuple[Role, str], tuple[str, str]] = {}

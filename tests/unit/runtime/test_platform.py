@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import Users
@@ -144,9 +143,8 @@ async def test_a_trader_submits_an_order_through_the_gateway(gateway: httpx.Asyn
 
 
 async def test_the_gateway_describes_every_operation_with_a_stable_id(platform: Runtime) -> None:
-    assert isinstance(platform.app, FastAPI)
-    assert_stable_operation_ids(platform.app)
-    paths = platform.app.openapi()["paths"]
+    assert_stable_operation_ids(platform.main_app)
+    paths = platform.main_app.openapi()["paths"]
     for name, app in platform.apps.items():
         for path, item in app.openapi()["paths"].items():
             for method, operation in item.items():
@@ -175,3 +173,25 @@ async def test_the_distributed_gateway_describes_every_service_while_none_is_up(
     assert paths["/api/execution/orders"]["post"]["x-required-role"] == "trader"
     assert paths["/api/risk/risk/limits"]["put"]["x-required-role"] == "admin"
     assert paths["/auth/login"]["post"]["security"] == []
+
+
+async def test_a_mounted_service_is_served_directly_and_the_gateway_still_counts_it(
+    platform: Runtime, gateway: httpx.AsyncClient
+) -> None:
+    """``MountedServices`` skips the gateway's middleware, not its metrics or its ids."""
+    headers = await login(gateway)
+    headers["X-Correlation-ID"] = "direct-cid-1"
+    answer = await gateway.get("/api/execution/orders", headers=headers)
+    assert answer.status_code == 200
+    assert answer.headers["X-Correlation-ID"] == "direct-cid-1"
+
+    counted = 'quantgrid_http_requests_total{method="GET",route="/orders",status="200"} 1.0'
+    assert counted in (await gateway.get("/metrics")).text  # the gateway's share
+    assert counted in (await gateway.get("/api/execution/metrics")).text  # the service's
+    # Not a mounted service: the gateway answers, as a problem.
+    unknown = await gateway.get("/api/nowhere/orders", headers=headers)
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    # The service's own routes and docs still see the mount's root path.
+    docs = await gateway.get("/api/execution/openapi.json")
+    assert docs.status_code == 200 and "/orders" in docs.json()["paths"]

@@ -9,6 +9,7 @@ import pytest
 PUBLIC_API = {
     "quantgrid.services": (
         "CORRELATION_ID_HEADER",
+        "CORRELATION_SCOPE_KEY",
         "GATEWAY",
         "IDEMPOTENCY_KEY_HEADER",
         "INFRASTRUCTURE_ENV",
@@ -32,6 +33,7 @@ PUBLIC_API = {
         "correlation_context",
         "create_service_app",
         "current_correlation_id",
+        "observe_request",
         "operation_id",
         "problem_response",
         "problem_responses",

@@ -14,6 +14,7 @@ from quantgrid.services._http.health import HealthCheck, health_router
 from quantgrid.services._http.logs import configure_logging
 from quantgrid.services._http.metrics import ServiceMetrics
 from quantgrid.services._http.middleware import (
+    PROBE_PATHS,
     ObservabilityMiddleware,
     RequestContextMiddleware,
     RequestSizeLimitMiddleware,
@@ -25,7 +26,6 @@ from quantgrid.services._http.settings import ServiceSettings
 from quantgrid.services._http.telemetry import telemetry_config
 
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
-_PROBES = frozenset({"/health", "/health/dependencies", "/metrics"})
 
 
 def create_service_app(
@@ -97,7 +97,7 @@ def create_service_app(
         telemetry=telemetry_config(name, enabled=settings.otel),
         middleware=[
             Middleware(RequestContextMiddleware, service=name),
-            Middleware(ObservabilityMiddleware, metrics=metrics, quiet_paths=_PROBES),
+            Middleware(ObservabilityMiddleware, metrics=metrics, quiet_paths=PROBE_PATHS),
             Middleware(UnhandledErrorMiddleware),
             Middleware(RequestSizeLimitMiddleware, max_bytes=settings.max_request_bytes),
         ],

@@ -33,9 +33,14 @@ _access_log = logging.getLogger("quantgrid.services.access")
 _METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
-_SCOPE_KEY = "quantgrid.correlation_id"
+#: Where a request's correlation id is kept in its ASGI scope (found by mounted apps).
+CORRELATION_SCOPE_KEY = "quantgrid.correlation_id"
 #: The ``route`` label of requests no route matched.
 UNMATCHED_ROUTE = "unmatched"
+
+
+#: The probes a scraper and an orchestrator call every few seconds: logged at DEBUG.
+PROBE_PATHS = frozenset({"/health", "/health/dependencies", "/metrics"})
 
 
 def route_template(scope: Scope) -> str:
@@ -61,10 +66,10 @@ class RequestContextMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        cid = scope.get(_SCOPE_KEY) or accept_correlation_id(
+        cid = scope.get(CORRELATION_SCOPE_KEY) or accept_correlation_id(
             Headers(scope=scope).get(CORRELATION_ID_HEADER)
         )
-        scope[_SCOPE_KEY] = cid
+        scope[CORRELATION_SCOPE_KEY] = cid
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -106,25 +111,43 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_status)
         finally:
             seconds = time.perf_counter() - start
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            route = route_template(scope)
-            self.metrics.observe_request(method, route, status, seconds)
-            level = logging.DEBUG if route in self.quiet_paths else logging.INFO
-            _access_log.log(
-                level,
-                "%s %s %d %.1f ms",
-                method,
-                route,
-                status,
-                seconds * 1000.0,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(seconds * 1000.0, 3),
-                },
-            )
+            observe_request(self.metrics, scope, status, seconds, self.quiet_paths)
+
+
+def observe_request(
+    metrics: ServiceMetrics,
+    scope: Scope,
+    status: int,
+    seconds: float,
+    quiet_paths: frozenset[str] = PROBE_PATHS,
+) -> None:
+    """Count and time a request answered, and write its access line.
+
+    ``ObservabilityMiddleware`` calls it for each request of an app; the one-process
+    front (``quantgrid.runtime``) for the gateway's share of a request it hands to a
+    mounted service directly.
+    """
+    method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+    route = route_template(scope)
+    metrics.observe_request(method, route, status, seconds)
+    level = logging.DEBUG if route in quiet_paths else logging.INFO
+    if not _access_log.isEnabledFor(level):
+        return
+    _access_log.log(
+        level,
+        "%s %s %d %.1f ms",
+        method,
+        route,
+        status,
+        seconds * 1000.0,
+        extra={
+            "method": method,
+            "route": route,
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(seconds * 1000.0, 3),
+        },
+    )
 
 
 class UnhandledErrorMiddleware:
