@@ -416,6 +416,13 @@ PUBLIC_API = {
         "build_service",
         "open_store",
     ),
+    "quantgrid.paper": (
+        "HOST_ENDPOINT",
+        "BarSink",
+        "ReplayFeed",
+        "Sleep",
+        "StrategyHost",
+    ),
     "quantgrid.optimize": (
         "OBJECTIVES",
         "OptimizationResult",

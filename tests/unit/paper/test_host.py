@@ -1,0 +1,234 @@
+"""``StrategyHost`` runs strategies on the trading node and refuses what it cannot run."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pytest
+
+from quantgrid.adapters.storage import InMemoryStore, OrderRecord, StoreError
+from quantgrid.model import Bar, InvalidMarketDataError, OrderStatus, QuoteTick
+from quantgrid.node import NodeNotRunningError
+from quantgrid.paper import HOST_ENDPOINT, ReplayFeed, StrategyHost
+from quantgrid.risk import TradingState
+from quantgrid.strategy import SmaCross, Strategy, StrategyError
+from quantgrid.venues import VenueConfig
+from tests.unit.paper.support import MINUTE_NS, START_NS, make_node, random_walk
+
+pytestmark = pytest.mark.anyio
+
+
+class BuyOnce(Strategy):
+    """Buy 10 AAA at market on a bar when flat with nothing working; count the hooks."""
+
+    name: ClassVar[str] = "buy_once"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
+
+    def on_data(self, bars: Any) -> None:
+        self.calls.append("on_data")
+
+    def on_start(self) -> None:
+        self.calls.append("on_start")
+
+    def on_bar(self, bar: Bar) -> None:
+        self.calls.append("on_bar")
+        iid = bar.instrument_id
+        if iid == "AAA" and not self.open_orders(iid) and self.position(iid) == 0:
+            self.buy(10, iid)
+
+    def on_stop(self) -> None:
+        self.calls.append("on_stop")
+
+
+class Explodes(Strategy):
+    """Raise on every bar."""
+
+    name: ClassVar[str] = "explodes"
+
+    def on_bar(self, bar: Bar) -> None:
+        raise ZeroDivisionError("bad arithmetic")
+
+
+def bar(minute: int, iid: str = "AAA", open_: float = 100.0, close: float = 100.5) -> Bar:
+    """Return a bar ``minute`` minutes after the start."""
+    return Bar(iid, START_NS + minute * MINUTE_NS, open_, 101.0, 99.0, close, 1_000.0)
+
+
+async def started(strategy: Strategy, venue: VenueConfig | None = None, **node: Any) -> Any:
+    """Return a started host of ``strategy`` on a started node."""
+    host = StrategyHost(make_node(["AAA", "BBB"], **node), venue)
+    host.add_strategy(strategy)
+    await host.node.start()
+    await host.start()
+    return host
+
+
+async def test_a_market_order_fills_at_the_next_bars_open_and_is_stored() -> None:
+    strategy = BuyOnce()
+    host = await started(strategy, VenueConfig())
+    host.on_bars((bar(0, close=100.5),))
+    await host.flush()
+    (order,) = host.orders
+    assert order.status is OrderStatus.ACCEPTED  # nothing fills at the bar it was decided on
+    stored = host.node.store.get_order(order.client_order_id)
+    assert stored is not None and stored.status is OrderStatus.ACCEPTED
+
+    host.on_bars((bar(1, open_=100.25),))
+    await host.flush()
+    (fill,) = host.fills
+    assert (fill.last_px, fill.last_qty, fill.ts_event) == (100.25, 10.0, START_NS + MINUTE_NS)
+    assert fill.trade_id.startswith("PAPER-p1-")  # the node's venue name, session included
+    assert [f.price for f in host.node.store.list_fills().items] == [100.25]
+    assert strategy.position("AAA") == 10.0
+    await host.stop()
+    await host.node.stop()
+    assert strategy.calls == ["on_start", "on_bar", "on_bar", "on_stop"]  # never on_data
+
+
+async def test_without_a_bar_venue_orders_match_the_quotes_fed_to_the_node() -> None:
+    # The node's order-book venue fills a market order at once against the displayed
+    # ask: at the time of the bar it was decided on, not at the next bar's open.
+    host = await started(BuyOnce())
+    assert host.venue is None
+    host.node.on_quote(QuoteTick("AAA", START_NS, 100.4, 100.6, 500.0, 500.0))
+    host.on_bars((bar(0),))
+    (fill,) = host.fills
+    assert (fill.last_px, fill.ts_event) == (100.6, START_NS)
+    await host.stop()
+    await host.node.stop()
+
+
+async def test_bars_of_several_instruments_are_one_moment() -> None:
+    seen: list[str] = []
+
+    class Watch(Strategy):
+        name: ClassVar[str] = "watch"
+
+        def on_bar(self, bar: Bar) -> None:
+            seen.append(bar.instrument_id)
+
+    host = await started(Watch(), VenueConfig())
+    host.on_bars((bar(0, "BBB"), bar(0, "AAA")))
+    assert seen == ["BBB", "AAA"]
+    assert host.node.prices.price("AAA") == 100.5  # closes marked
+    await host.node.stop()
+
+
+@pytest.mark.parametrize(
+    ("bars", "message"),
+    [
+        ((), "at least one"),
+        ((bar(1, "ZZZ"),), "does not trade"),
+        ((bar(1), bar(2, "BBB")), "share one timestamp"),
+        ((bar(1), bar(1)), "'AAA' twice"),
+        (("AAA",), "must be Bar records"),
+    ],
+)
+async def test_bad_bars_are_refused(bars: tuple[Any, ...], message: str) -> None:
+    host = await started(BuyOnce(), VenueConfig())
+    with pytest.raises(InvalidMarketDataError, match=message):
+        host.on_bars(bars)
+    await host.node.stop()
+
+
+async def test_bars_that_go_back_in_time_are_refused() -> None:
+    host = await started(BuyOnce(), VenueConfig())
+    host.on_bars((bar(5),))
+    with pytest.raises(InvalidMarketDataError, match="go back in time"):
+        host.on_bars((bar(4),))
+    await host.node.stop()
+
+
+async def test_a_strategy_error_names_the_bar() -> None:
+    host = await started(Explodes(), VenueConfig())
+    with pytest.raises(StrategyError, match=r"AAA bar at 2024-01-01.*ZeroDivisionError"):
+        host.on_bars((bar(0),))
+    await host.node.stop()
+
+
+async def test_the_host_is_built_before_the_node_starts() -> None:
+    node = make_node(["AAA"])
+    await node.start()
+    with pytest.raises(ValueError, match=r"before node\.start"):
+        StrategyHost(node)
+    await node.stop()
+
+
+async def test_the_host_runs_only_on_a_running_node() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    host.add_strategy(BuyOnce())
+    with pytest.raises(NodeNotRunningError, match="start the trading node"):
+        await host.start()
+    with pytest.raises(NodeNotRunningError, match="before feeding bars"):
+        host.on_bars((bar(0),))
+
+
+async def test_strategies_are_checked_when_added() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    with pytest.raises(TypeError, match="needs a Strategy"):
+        host.add_strategy("sma")  # type: ignore[arg-type]
+    host.add_strategy(SmaCross())
+    with pytest.raises(ValueError, match="share the id 'sma_cross'"):
+        host.add_strategy(SmaCross())
+    await host.node.start()
+    await host.start()
+    with pytest.raises(ValueError, match=r"before StrategyHost\.start"):
+        host.add_strategy(BuyOnce())
+    with pytest.raises(ValueError, match="starts once"):
+        await host.start()
+    await host.node.stop()
+
+
+async def test_a_host_needs_a_strategy_a_node_and_a_venue_config() -> None:
+    with pytest.raises(TypeError, match="needs a TradingNode"):
+        StrategyHost("node")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="VenueConfig or None"):
+        StrategyHost(make_node(["AAA"]), venue="bars")  # type: ignore[arg-type]
+    host = StrategyHost(make_node(["AAA"]))
+    await host.node.start()
+    with pytest.raises(ValueError, match="no strategy"):
+        await host.start()
+    await host.node.stop()
+
+
+class RefusingStore(InMemoryStore):
+    """A store that cannot keep new orders."""
+
+    def save_order(self, order: OrderRecord) -> bool:
+        raise StoreError("disk full")
+
+
+async def test_an_order_the_store_cannot_keep_halts_trading() -> None:
+    class BuyEveryBar(Strategy):
+        name: ClassVar[str] = "buy_every_bar"
+
+        def on_bar(self, bar: Bar) -> None:
+            if bar.instrument_id == "AAA":
+                self.buy(1, "AAA")
+
+    host = await started(BuyEveryBar(), VenueConfig(), store=RefusingStore())
+    host.on_bars((bar(0),))
+    await host.flush()
+    # The record's write is queued, not awaited, before the order goes on: the first
+    # order reached the venue; the failed write halts trading from then on.
+    assert host.storage_failures == 1
+    assert host.node.risk.state is TradingState.HALTED
+    assert host.node.store.get_order("buy_every_bar-1") is None
+    host.on_bars((bar(1),))
+    await host.flush()
+    assert [o.status for o in host.orders] == [OrderStatus.FILLED, OrderStatus.DENIED]
+    await host.node.stop()
+
+
+async def test_commands_reach_the_node_through_the_host_endpoint() -> None:
+    host = await started(SmaCross({"fast": 3, "slow": 8, "size": 5}), VenueConfig())
+    assert HOST_ENDPOINT in host.node.bus.endpoints
+    series = random_walk("AAA", 3, n=60)
+    assert await ReplayFeed(series).play(host) == 60
+    assert host.orders
+    for order in host.orders:
+        assert host.node.store.get_order(order.client_order_id) is not None
+    await host.node.stop()
