@@ -197,7 +197,7 @@ class MlJobs:
         rows = [_complete_rows(f)[-window:] for f in frames]
         reference = np.vstack(rows) if rows else np.empty((0, len(feature_set.names)))
         if len(reference) == 0:
-            _log.warning("drift check off: no bars for a reference sample before %d", end)
+            _log.info("drift check off: no bars for a reference sample before %d", end)
             return None
         return DriftCheck(
             {feature_set.name: reference},
