@@ -418,6 +418,7 @@ PUBLIC_API = {
     ),
     "quantgrid.paper": (
         "HOST_ENDPOINT",
+        "NOT_STORED",
         "BarSink",
         "ReplayFeed",
         "Sleep",

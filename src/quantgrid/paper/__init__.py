@@ -7,11 +7,12 @@ The same strategy on the same bars gives the same orders and fills as ``run_back
 with the same venue configuration (``tests/unit/paper/test_parity.py``).
 """
 
-from quantgrid.paper._host import HOST_ENDPOINT, StrategyHost
+from quantgrid.paper._host import HOST_ENDPOINT, NOT_STORED, StrategyHost
 from quantgrid.paper._replay import BarSink, ReplayFeed, Sleep
 
 __all__ = [
     "HOST_ENDPOINT",
+    "NOT_STORED",
     "BarSink",
     "ReplayFeed",
     "Sleep",

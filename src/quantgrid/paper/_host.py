@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from quantgrid.adapters.storage import OrderRecord, Store
+from quantgrid.adapters.storage import ConflictError, OrderRecord, Store
 from quantgrid.core import TestClock, ns_to_iso
 from quantgrid.model import (
     Bar,
     InvalidMarketDataError,
     Order,
+    OrderDenied,
     OrderFilled,
     SubmitOrder,
     SubmitOrderList,
@@ -26,6 +28,8 @@ _log = logging.getLogger("quantgrid.paper")
 
 #: Where the hosted strategies send their commands: the host stores new orders first.
 HOST_ENDPOINT = "paper.host.orders"
+#: Why an order whose record could not be written was never sent.
+NOT_STORED = "not_stored"
 
 
 class StrategyHost:
@@ -65,16 +69,35 @@ class StrategyHost:
     the bars are published on ``data.bars.<id>`` in the order given, so nothing a
     strategy decides at a bar fills at that bar.
 
-    Strategies send their commands to the host (``HOST_ENDPOINT``), which queues each
-    new order's record for the store and then hands the command to the node's risk
-    engine at once, as a backtest would: the store's writes are made in order, so an
-    order's record always comes before its events, and the feed waits for them after
-    each moment (``flush``). The record is queued, not awaited, before the order goes
-    on (a strategy's hook cannot await); a record the store refuses halts trading.
-    So an order can reach the simulated venue before its record is durable, which
-    the node's own order entry never allows: holding a moment's commands until their
-    records are written is still to do, and why this host is not wired into the
-    running platform yet. Resuming after a restart is not done either.
+    Durable before sent: strategies send their commands (submit, cancel, modify,
+    lists) to the host (``HOST_ENDPOINT``), which holds them, in order, while the
+    hooks run. ``flush`` (the feed calls it after each moment; ``start`` and ``stop``
+    after their hooks) writes the held new orders' records, all queued at once so the
+    writer commits them together, awaits them, and only then hands the commands to
+    the node's risk engine in their original order; commands sent meanwhile (from
+    ``on_order_event`` or ``on_fill``) are held and sent the same way, until none is
+    left. So no order reaches a venue before its record is in the store, as with the
+    node's own order entry (``OrderDesk``). ``on_bars`` refuses new bars while
+    commands are held: nothing decided at a moment may miss the next moment's bars.
+
+    Orders and fills are those of a backtest: the bar venue fills nothing at the bar
+    an order was decided on, and the commands reach risk, engine and venue in the
+    backtest's order, on the same clock, prices and portfolio. What a strategy sees
+    *during* a hook differs: an order it has just sent is in its ``open_orders()``
+    (as in a backtest) but still ``INITIALIZED``, and its acceptance, a risk denial
+    or a venue rejection reach ``on_order_event`` after the hooks of the moment have
+    returned, not inside the call that sent it, as from a real venue. A command a
+    strategy sends while reacting to such an event (or to a fill) goes after the
+    moment's other commands; in a backtest it would cut in, and an order it places
+    on another instrument could fill at that moment's bar. None of the built-in
+    strategies reacts so. An order whose record the store refuses (or that repeats
+    a stored order's id) is never sent: it is denied (``NOT_STORED``) on the order
+    itself and to its strategy, the node's engine never sees it, and a refused
+    write halts trading.
+
+    Resuming after a restart is not done yet: a fresh strategy restarts its order ids
+    at ``<id>-1``; the host refuses (``NOT_STORED``) any id the store holds already,
+    so nothing is sent twice, but nothing continues the ids either.
 
     Unlike a backtest, the host never calls ``Strategy.on_data`` (a live strategy
     cannot see its future bars) and does not close positions after the last bar.
@@ -97,7 +120,11 @@ class StrategyHost:
         self.strategies: list[Strategy] = []
         self.venue: SimulatedVenue | None = None
         self.storage_failures = 0
+        self.refused_orders = 0
         self._started = False
+        # The commands of the moment, in the order sent, until their orders are stored.
+        self._held: list[object] = []
+        self._sending = asyncio.Lock()
         if venue is not None:
             book = node.venue
             # The engine sends to the book venue's endpoint: the bar venue takes it over.
@@ -157,17 +184,35 @@ class StrategyHost:
         await self.flush()
 
     async def stop(self) -> None:
-        """Call the strategies' ``on_stop`` and wait for what they caused to be stored."""
+        """Call the strategies' ``on_stop``, send what they decided, wait for the store."""
         if not self._started:
             return
-        self._started = False
         for strategy in self.strategies:
             _call(strategy, strategy.on_stop, "on_stop")
         await self.flush()
+        self._started = False
+
+    @property
+    def held(self) -> int:
+        """Return how many commands wait for their orders' records to be written."""
+        return len(self._held)
 
     async def flush(self) -> None:
-        """Return once every write queued so far is in the store."""
-        await self.node.writer.barrier()
+        """Store the held commands' new orders, send the commands, wait for the store.
+
+        Returns once every command the strategies sent is handed on (its new orders'
+        records durable before it) and every write it caused is in the store.
+
+        Raises
+        ------
+        StrategyError
+            If a strategy raises while reacting to an event of a command sent here.
+        """
+        async with self._sending:
+            while self._held:
+                commands, self._held = self._held, []
+                await self._send(commands)
+            await self.node.writer.barrier()
 
     # -- bars ------------------------------------------------------------------------------
     def on_bars(self, bars: Sequence[Bar]) -> None:
@@ -187,6 +232,12 @@ class StrategyHost:
         if not (node.running and self._started):
             raise NodeNotRunningError("start the node and the StrategyHost before feeding bars")
         self._check(bars)
+        if self._held:
+            msg = (
+                f"{len(self._held)} commands of the last moment are not sent yet: "
+                "await StrategyHost.flush() before the next bars"
+            )
+            raise RuntimeError(msg)
         ts = bars[0].ts_event
         clock = node.clock
         if isinstance(clock, TestClock):
@@ -244,30 +295,63 @@ class StrategyHost:
 
     # -- orders ----------------------------------------------------------------------------
     def _on_command(self, command: object) -> None:
-        """Queue each new order's record for the store, then hand the command to risk."""
-        kind = type(command)
-        if kind is SubmitOrder:
-            assert isinstance(command, SubmitOrder)
-            self._store_order(command.order)
-        elif kind is SubmitOrderList:
-            assert isinstance(command, SubmitOrderList)
-            for order in command.orders:
-                self._store_order(order)
-        self.node.bus.send(RISK_ENDPOINT, command)
+        """Hold a strategy's command until ``flush`` has stored its new orders."""
+        self._held.append(command)
 
-    def _store_order(self, order: Order) -> None:
-        record = OrderRecord.from_order(order)
-        self.node.writer.post(partial(_save_order, record), self._stored)
+    async def _send(self, commands: list[object]) -> None:
+        """Write the new orders of ``commands`` in one group, then send them in order."""
+        orders = [order for command in commands for order in _new_orders(command)]
+        writer = self.node.writer
+        # Queued together, the records go to the store in one batch: one commit.
+        writes = [writer.submit(partial(_save_order, OrderRecord.from_order(o))) for o in orders]
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        refused = {
+            order.client_order_id: _refusal(order, outcome)
+            for order, outcome in zip(orders, outcomes, strict=True)
+            if outcome is not True
+        }
+        bus = self.node.bus
+        for command in commands:
+            news = _new_orders(command)
+            reasons = [refused[o.client_order_id] for o in news if o.client_order_id in refused]
+            if reasons:
+                # A list goes whole or not at all: never an entry without its exits.
+                for order in news:
+                    self._refuse(order, reasons[0])
+                continue
+            try:
+                bus.send(RISK_ENDPOINT, command)
+            except StrategyError:
+                raise
+            except Exception as exc:
+                msg = f"paper trading failed on {type(command).__name__}: {exc}"
+                raise StrategyError(msg) from exc
 
-    def _stored(self, ok: bool, value: Any) -> None:
-        if ok:
-            return
-        # Trading on after a lost order record would leave its fills without an order.
-        self.storage_failures += 1
-        _log.error("a hosted strategy's order could not be stored: %s", value)
-        risk = self.node.risk
-        if risk.state is not TradingState.HALTED:
-            risk.halt(f"storage failure: {type(value).__name__}")
+    def _refuse(self, order: Order, reason: str) -> None:
+        """Deny an order that was not stored: on itself and to its strategy only.
+
+        The node's engine never hears of it (it may hold a recovered order of that
+        id), and the store keeps no event of it (it has no record of it).
+        """
+        self.refused_orders += 1
+        _log.error("order %s was not sent: %s", order.client_order_id, reason)
+        denied = OrderDenied(
+            order.client_order_id,
+            order.strategy_id,
+            order.instrument_id,
+            self.node.clock.timestamp_ns(),
+            f"{NOT_STORED}: {reason}",
+        )
+        order.apply(denied)
+        for strategy in self.strategies:
+            if strategy.id == order.strategy_id:
+                _call(strategy, partial(strategy.on_order_event, denied), "on_order_event")
+        if reason.startswith("the store failed"):
+            # Trading on after a lost write would leave the store behind the node.
+            self.storage_failures += 1
+            risk = self.node.risk
+            if risk.state is not TradingState.HALTED:
+                risk.halt(f"storage failure: {reason}")
 
     # -- results ---------------------------------------------------------------------------
     @property
@@ -284,6 +368,24 @@ class StrategyHost:
 
 def _save_order(record: OrderRecord, store: Store) -> bool:
     return store.save_order(record)
+
+
+def _new_orders(command: object) -> tuple[Order, ...]:
+    kind = type(command)
+    if kind is SubmitOrder:
+        assert isinstance(command, SubmitOrder)
+        return (command.order,)
+    if kind is SubmitOrderList:
+        assert isinstance(command, SubmitOrderList)
+        return command.orders
+    return ()
+
+
+def _refusal(order: Order, outcome: object) -> str:
+    """Say why an order's record was not written (``outcome`` is not ``True``)."""
+    if outcome is False or isinstance(outcome, ConflictError):
+        return f"an order {order.client_order_id} is stored already; it is never sent twice"
+    return f"the store failed: {type(outcome).__name__}: {outcome}"
 
 
 def _call(strategy: Strategy, hook: Any, name: str) -> None:

@@ -7,9 +7,16 @@ from typing import Any, ClassVar
 import pytest
 
 from quantgrid.adapters.storage import InMemoryStore, OrderRecord, StoreError
-from quantgrid.model import Bar, InvalidMarketDataError, OrderStatus, QuoteTick
+from quantgrid.model import (
+    Bar,
+    InvalidMarketDataError,
+    Order,
+    OrderDenied,
+    OrderStatus,
+    QuoteTick,
+)
 from quantgrid.node import NodeNotRunningError
-from quantgrid.paper import HOST_ENDPOINT, ReplayFeed, StrategyHost
+from quantgrid.paper import HOST_ENDPOINT, NOT_STORED, ReplayFeed, StrategyHost
 from quantgrid.risk import TradingState
 from quantgrid.strategy import SmaCross, Strategy, StrategyError
 from quantgrid.venues import VenueConfig
@@ -95,6 +102,8 @@ async def test_without_a_bar_venue_orders_match_the_quotes_fed_to_the_node() -> 
     assert host.venue is None
     host.node.on_quote(QuoteTick("AAA", START_NS, 100.4, 100.6, 500.0, 500.0))
     host.on_bars((bar(0),))
+    assert host.fills == ()  # held until its record is stored
+    await host.flush()
     (fill,) = host.fills
     assert (fill.last_px, fill.ts_event) == (100.6, START_NS)
     await host.stop()
@@ -201,7 +210,9 @@ class RefusingStore(InMemoryStore):
         raise StoreError("disk full")
 
 
-async def test_an_order_the_store_cannot_keep_halts_trading() -> None:
+async def test_an_order_the_store_cannot_keep_is_never_sent_and_halts_trading() -> None:
+    denials: list[OrderDenied] = []
+
     class BuyEveryBar(Strategy):
         name: ClassVar[str] = "buy_every_bar"
 
@@ -209,17 +220,63 @@ async def test_an_order_the_store_cannot_keep_halts_trading() -> None:
             if bar.instrument_id == "AAA":
                 self.buy(1, "AAA")
 
-    host = await started(BuyEveryBar(), VenueConfig(), store=RefusingStore())
+        def on_order_event(self, event: Any) -> None:
+            if isinstance(event, OrderDenied):
+                denials.append(event)
+
+    strategy = BuyEveryBar()
+    host = await started(strategy, VenueConfig(), store=RefusingStore())
     host.on_bars((bar(0),))
+    (order,) = strategy.open_orders("AAA")
     await host.flush()
-    # The record's write is queued, not awaited, before the order goes on: the first
-    # order reached the venue; the failed write halts trading from then on.
-    assert host.storage_failures == 1
+    assert host.orders == ()  # the node's engine never saw it
+    assert order.status is OrderStatus.DENIED
+    assert [d.client_order_id for d in denials] == ["buy_every_bar-1"]
+    assert denials[0].reason.startswith(f"{NOT_STORED}: the store failed: StoreError: disk full")
+    assert host.storage_failures == host.refused_orders == 1
     assert host.node.risk.state is TradingState.HALTED
-    assert host.node.store.get_order("buy_every_bar-1") is None
     host.on_bars((bar(1),))
     await host.flush()
-    assert [o.status for o in host.orders] == [OrderStatus.FILLED, OrderStatus.DENIED]
+    assert host.fills == ()
+    assert strategy.open_orders() == []
+    assert host.refused_orders == 2
+    await host.node.stop()
+
+
+class Resubmits(Strategy):
+    """Buy on its first two bars, restarting its order ids at the second (a clash)."""
+
+    name: ClassVar[str] = "resubmits"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Order] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if bar.instrument_id != "AAA" or len(self.sent) == 2:
+            return
+        if self.sent:
+            self._order_count = 0  # as a fresh instance of a restarted strategy would
+        self.sent.append(self.buy(10, "AAA"))
+
+
+async def test_an_order_id_that_is_stored_already_is_never_sent_again() -> None:
+    strategy = Resubmits()
+    host = await started(strategy, VenueConfig())
+    host.on_bars((bar(0),))
+    await host.flush()
+    host.on_bars((bar(1, open_=100.25),))
+    (first, again) = strategy.sent
+    assert again.status is OrderStatus.INITIALIZED  # held: not checked, not sent yet
+    await host.flush()
+    assert first.client_order_id == again.client_order_id == "resubmits-1"
+    assert again.status is OrderStatus.DENIED and first.status is OrderStatus.FILLED
+    assert "stored already" in again.events[-1].reason  # type: ignore[attr-defined]
+    (kept,) = host.orders
+    assert kept is first and [f.last_px for f in host.fills] == [100.25]
+    stored = host.node.store.get_order("resubmits-1")
+    assert stored is not None and stored.order.ts_init == START_NS  # the first, untouched
+    assert host.storage_failures == 0 and host.node.risk.state is TradingState.ACTIVE
     await host.node.stop()
 
 
