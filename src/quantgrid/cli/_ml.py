@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich import box
@@ -22,9 +22,10 @@ from quantgrid.cli._common import fail, load_data, out, progress_bar, user_error
 
 if TYPE_CHECKING:
     from quantgrid.adapters.registry import MlflowRegistry
-    from quantgrid.ml import OutOfSampleMetrics
+    from quantgrid.ml import ApprovalPolicy, OutOfSampleMetrics
     from quantgrid.ml._model import ModelKind
     from quantgrid.ml._pipeline import Dataset, Labeling
+    from quantgrid.ml._training import TrainingResult
     from quantgrid.model import BarSeries
 
 ml_app = typer.Typer(
@@ -49,6 +50,11 @@ _POLICY_OPTIONS = {
 }
 #: Purged k-fold embargo: 1 % of the samples after each test fold.
 EMBARGO = 0.01
+#: Share of the rows, the latest, that tuning never sees and the figures are made on.
+HOLDOUT = 0.2
+# The cross-validated figures a tuned run records as parameters, for comparison.
+_CV_LINEAGE = ("roc_auc", "accuracy", "accuracy_margin", "log_loss", "n_samples")
+_FLOOR_HELP = "Default, and the loosest allowed: the floor in "
 
 Registry = Annotated[
     Path, typer.Option("--registry", help="Directory of the MLflow registry (mlflow.db).")
@@ -90,13 +96,25 @@ def train(
     ] = 0.0,
     folds: Annotated[int, typer.Option(help="Folds of the purged cross-validation.")] = 5,
     tune: Annotated[int, typer.Option("--tune", help="Optuna trials first; 0: no tuning.")] = 0,
+    holdout: Annotated[
+        float,
+        typer.Option(
+            help="With --tune: the share of the rows, the latest, that tuning never sees; "
+            "the figures recorded are the tuned model's forecasts of them."
+        ),
+    ] = HOLDOUT,
 ) -> None:
     """Train a direction model on bars and register it as a new version (stage none).
 
     Prints the out-of-sample figures of purged, embargoed k-fold cross-validation beside
-    the naive baselines; the model registered is then fitted on all the data.
+    the naive baselines; the model registered is then fitted on all the data. With
+    --tune the figures recorded and approved on are those of a held-out final block
+    (the tuned spec trained on the rows before it); the cross-validated figures tuning
+    chose on are printed apart.
     """
     _check_train_options(data, instruments, bars, kind, labeling, horizon, folds, tune)
+    if not 0.0 < holdout < 1.0:
+        fail(f"--holdout must be a share of the rows in (0, 1), got {holdout}")
     with user_errors():
         from quantgrid.adapters.registry._port import check_model_name  # noqa: PLC0415
         from quantgrid.ml import ModelSpec, PurgedKFold  # noqa: PLC0415
@@ -115,9 +133,10 @@ def train(
                 threshold=threshold,
                 drop_flat=labeling == "fixed" and threshold == 0.0,
                 tune_trials=tune,
+                holdout=holdout,
                 progress=progress,
             )
-    out.print(_figures_table(result.metrics, f"{kind} on {len(dataset):,} samples; {source}"))
+    _print_figures(result, kind, len(dataset), source)
     with _registry_errors():
         info = _open(registry, create=True).log_training(
             model,
@@ -125,7 +144,7 @@ def train(
             data_hash=dataset.data_hash(),
             feature_set_name=dataset.feature_set_name,
             feature_set_fingerprint=dataset.feature_set_fingerprint,
-            params=_lineage_params(dataset, source, tune),
+            params=_lineage_params(dataset, source, tune, result),
             tags={"quantgrid.source": source},
         )
     out.print(
@@ -182,23 +201,46 @@ def approve(
     to: Annotated[str, typer.Option("--to", help="staging (from none) or production.")],
     approver: Annotated[str, typer.Option(help="Who approves; recorded with the checks.")],
     registry: Registry = DEFAULT_REGISTRY,
-    min_auc: Annotated[float, typer.Option(help="Lowest out-of-sample ROC AUC.")] = 0.52,
+    min_auc: Annotated[
+        float | None,
+        typer.Option(help=f"Lowest out-of-sample ROC AUC. {_FLOOR_HELP}QUANTGRID_ML_MIN_AUC."),
+    ] = None,
     min_accuracy_margin: Annotated[
-        float, typer.Option(help="Lowest accuracy minus the best naive baseline's.")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            help="Lowest accuracy minus the best naive baseline's. "
+            f"{_FLOOR_HELP}QUANTGRID_ML_MIN_ACCURACY_MARGIN."
+        ),
+    ] = None,
     min_samples: Annotated[
-        int, typer.Option(help="Fewest out-of-sample forecasts behind the figures.")
-    ] = 500,
-    max_brier: Annotated[float | None, typer.Option(help="Highest Brier score.")] = None,
-    max_log_loss: Annotated[float | None, typer.Option(help="Highest log loss.")] = None,
+        int | None,
+        typer.Option(
+            help="Fewest out-of-sample forecasts behind the figures. "
+            f"{_FLOOR_HELP}QUANTGRID_ML_MIN_SAMPLES."
+        ),
+    ] = None,
+    max_brier: Annotated[
+        float | None,
+        typer.Option(help=f"Highest Brier score. {_FLOOR_HELP}QUANTGRID_ML_MAX_BRIER."),
+    ] = None,
+    max_log_loss: Annotated[
+        float | None,
+        typer.Option(help=f"Highest log loss. {_FLOOR_HELP}QUANTGRID_ML_MAX_LOG_LOSS."),
+    ] = None,
     min_balanced_accuracy: Annotated[
-        float | None, typer.Option(help="Lowest mean per-class recall.")
+        float | None,
+        typer.Option(
+            help=f"Lowest mean per-class recall. {_FLOOR_HELP}QUANTGRID_ML_MIN_BALANCED_ACCURACY."
+        ),
     ] = None,
 ) -> None:
     """Promote a version one stage if its out-of-sample figures pass the checks.
 
-    Exits 1, naming what failed, when the checks or the stage rules refuse it: a version
-    goes none -> staging -> production, never skipping a stage.
+    The checks are the deployment's approval floor, read from the QUANTGRID_ML_MIN_* and
+    QUANTGRID_ML_MAX_* variables the ML service reads (defaults: ROC AUC >= 0.52, beat
+    every naive baseline, 500 forecasts). The options may only tighten it: one that
+    would loosen it exits 2. Exits 1, naming what failed, when the checks or the stage
+    rules refuse it: a version goes none -> staging -> production, never skipping a stage.
     """
     if to not in STAGES:
         fail(f"--to must be staging or production, got {to!r}")
@@ -206,22 +248,18 @@ def approve(
         fail("--approver must name who approves")
     if version < 1:
         fail(f"VERSION must be a positive integer, got {version}")
-    from quantgrid.ml import ApprovalPolicy, ApprovalRejected, StageTransitionError  # noqa: PLC0415
+    from quantgrid.ml import ApprovalRejected, StageTransitionError  # noqa: PLC0415
 
-    try:
-        policy = ApprovalPolicy(
-            min_roc_auc=min_auc,
-            min_accuracy_margin=min_accuracy_margin,
-            max_brier_score=max_brier,
-            max_log_loss=max_log_loss,
-            min_balanced_accuracy=min_balanced_accuracy,
-            min_samples=min_samples,
-        )
-    except ValueError as exc:
-        message = str(exc)
-        for field, option in _POLICY_OPTIONS.items():
-            message = message.replace(f"ApprovalPolicy.{field}", option)
-        fail(escape(message))
+    policy = _tightened_floor(
+        {
+            "min_roc_auc": min_auc,
+            "min_accuracy_margin": min_accuracy_margin,
+            "max_brier_score": max_brier,
+            "max_log_loss": max_log_loss,
+            "min_balanced_accuracy": min_balanced_accuracy,
+            "min_samples": min_samples,
+        }
+    )
 
     with _registry_errors():
         store = _open(registry, create=False)
@@ -256,6 +294,48 @@ def approve(
 
 
 # -- internals ----------------------------------------------------------------------------
+def _tightened_floor(asked: dict[str, float | None]) -> ApprovalPolicy:
+    """Return the deployment's approval floor, tightened by the options given.
+
+    Exits 2 if the environment's floor is invalid, an option is not a finite number,
+    or an option would loosen the floor (naming the option, the floor and its variable).
+    """
+    from quantgrid.ml import ApprovalPolicy  # noqa: PLC0415
+    from quantgrid.services import SettingsError  # noqa: PLC0415
+    from quantgrid.services.ml import APPROVAL_FLOOR_SETTINGS, MlSettings  # noqa: PLC0415
+
+    try:
+        floor = MlSettings.from_env().approval_policy()
+    except SettingsError as exc:
+        fail(f"the approval floor: {escape(str(exc))}")
+    floor_values = floor.to_dict()
+    # The policy checks every value's type itself (min_samples is an int or None).
+    thresholds: dict[str, Any] = {
+        field: floor_values[field] if value is None else value for field, value in asked.items()
+    }
+    try:
+        policy = ApprovalPolicy(**thresholds)
+    except ValueError as exc:
+        message = str(exc)
+        for field, option in _POLICY_OPTIONS.items():
+            message = message.replace(f"ApprovalPolicy.{field}", option)
+        fail(escape(message))
+    for field, value in asked.items():
+        bound = floor_values[field]
+        if value is None or bound is None:
+            continue  # not asked, or no floor to keep: any threshold tightens
+        upper = field.startswith("max_")
+        if (value > bound) if upper else (value < bound):
+            variable = MlSettings.env_var(APPROVAL_FLOOR_SETTINGS[field])
+            relation = "<=" if upper else ">="
+            fail(
+                f"{_POLICY_OPTIONS[field]} {value:g} would loosen the deployment's approval "
+                f"floor ({field} {relation} {bound:g}, from {variable}): an option may only "
+                f"tighten it"
+            )
+    return policy
+
+
 def _check_train_options(
     data: list[str] | None,
     instruments: int | None,
@@ -303,9 +383,13 @@ def _training_bars(
 
 
 def _lineage_params(
-    dataset: Dataset, source: str, tune: int
+    dataset: Dataset, source: str, tune: int, result: TrainingResult
 ) -> dict[str, str | int | float | bool]:
-    """Return what the run records beside the model's own parameters."""
+    """Return what the run records beside the model's own parameters.
+
+    With tuning: where the held-out block lies (``holdout.*``) and the cross-validated
+    figures tuning chose on (``cv.*``), which are not the run's metrics.
+    """
     params: dict[str, str | int | float | bool] = {
         f"label.{key}": value for key, value in dataset.label_params.items()
     }
@@ -320,12 +404,43 @@ def _lineage_params(
             "tune_trials": tune,
         }
     )
+    if result.held_out is not None:
+        params.update(result.held_out.as_params())
+    if result.cv_metrics is not None:
+        figures = result.cv_metrics.as_dict()
+        params.update({f"cv.{key}": figures[key] for key in _CV_LINEAGE if key in figures})
     return params
 
 
-def _figures_table(metrics: OutOfSampleMetrics, title: str) -> Table:
+def _print_figures(result: TrainingResult, kind: str, rows: int, source: str) -> None:
+    """Print the figures recorded, and with tuning the cross-validated ones apart."""
+    block = result.held_out
+    if block is None or result.cv_metrics is None:
+        out.print(_figures_table(result.metrics, f"{kind} on {rows:,} samples; {source}"))
+        return
+    out.print(
+        _figures_table(
+            result.cv_metrics,
+            f"{kind}, the tuned spec on the {block.n_train:,} rows before the held-out "
+            f"block: tuning chose on these, so they flatter it",
+            "Cross-validated figures (not recorded)",
+        )
+    )
+    out.print(
+        _figures_table(
+            result.metrics,
+            f"{kind} trained on the {block.n_train:,} earlier rows, forecasting the last "
+            f"{block.n_test:,} of {rows:,} (gap {block.n_gap:,}); {source}",
+            "Out-of-sample figures (held-out block)",
+        )
+    )
+
+
+def _figures_table(
+    metrics: OutOfSampleMetrics, title: str, heading: str = "Out-of-sample figures"
+) -> Table:
     """Return the out-of-sample figures with the naive baselines beside them."""
-    table = Table(title="Out-of-sample figures", caption=escape(title))
+    table = Table(title=heading, caption=escape(title))
     table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right", no_wrap=True)
     rows: list[tuple[str, float | None, bool]] = [

@@ -87,11 +87,18 @@ from quantgrid.ml._validation import (
 if TYPE_CHECKING:
     from quantgrid.ml._model import ModelKind, ModelSpec, TrainedModel
     from quantgrid.ml._scoring import OutOfSampleMetrics, score_forecasts
-    from quantgrid.ml._training import FoldScore, TrainingResult, train_model
+    from quantgrid.ml._training import (
+        FoldScore,
+        HeldOutBlock,
+        TrainingResult,
+        hold_out_block,
+        train_model,
+    )
     from quantgrid.ml._tuning import TrialSummary, TuningResult, tune
 
 _LAZY = {
     "FoldScore": "quantgrid.ml._training",
+    "HeldOutBlock": "quantgrid.ml._training",
     "ModelKind": "quantgrid.ml._model",
     "ModelSpec": "quantgrid.ml._model",
     "OutOfSampleMetrics": "quantgrid.ml._scoring",
@@ -99,6 +106,7 @@ _LAZY = {
     "TrainingResult": "quantgrid.ml._training",
     "TrialSummary": "quantgrid.ml._tuning",
     "TuningResult": "quantgrid.ml._tuning",
+    "hold_out_block": "quantgrid.ml._training",
     "score_forecasts": "quantgrid.ml._scoring",
     "train_model": "quantgrid.ml._training",
     "tune": "quantgrid.ml._tuning",
@@ -132,6 +140,7 @@ __all__ = [
     "FeatureStream",
     "FoldScore",
     "GroupScore",
+    "HeldOutBlock",
     "HitRate",
     "Horizon",
     "HorizonKind",
@@ -169,6 +178,7 @@ __all__ = [
     "evaluate_predictions",
     "feature_drift",
     "fixed_horizon_labels",
+    "hold_out_block",
     "meta_labels",
     "population_stability_index",
     "resolve_prediction",

@@ -233,6 +233,8 @@ def train_on_bars(
     volatility_window: int = 20,
     drop_flat: bool = False,
     tune_trials: int = 0,
+    holdout: float = 0.2,
+    holdout_embargo: int | float = 0.01,
     progress: TrainingProgress | None = None,
 ) -> tuple[TrainingResult, Dataset]:
     """Build the dataset of the bars, then train (and first tune) a model on it.
@@ -250,9 +252,13 @@ def train_on_bars(
     tune_trials
         Optuna trials to run first (`tune`, minimising the out-of-fold log loss); the
         best spec is then trained. 0 trains ``spec`` as it is.
+    holdout, holdout_embargo
+        With ``tune_trials``: the share of the rows, the latest, that tuning never sees,
+        and the rows left out just before them (`hold_out_block`). Ignored otherwise.
     progress
         Called with (models fitted, models to fit) after every fold's model, every
-        tuning trial's fold models and the final model.
+        tuning trial's fold models and the final model (with tuning, the last step
+        also fits the model that forecast the held-out block).
 
     Returns
     -------
@@ -263,17 +269,32 @@ def train_on_bars(
     Raises
     ------
     ValueError
-        If an argument breaks a rule of `build_dataset`, `train_model` or `tune`.
+        If an argument breaks a rule of `build_dataset`, `train_model`, `tune` or
+        `hold_out_block`.
+
+    Notes
+    -----
+    The best of many trials on the same folds is optimistic, so with tuning the
+    figures reported (``metrics``) are the forecasts of the held-out block by the
+    chosen spec trained on the rows before it, every one of whose labels ended before
+    the block began; the cross-validated figures of those rows are ``cv_metrics`` and
+    ``folds``. Without tuning they are the pooled out-of-fold figures of every row.
+    The model returned is fitted on every row either way.
     """
     # Training loads scikit-learn, LightGBM and Optuna: only when a model is trained.
     from quantgrid.ml._model import ModelSpec  # noqa: PLC0415 - see above
-    from quantgrid.ml._training import train_model  # noqa: PLC0415
+    from quantgrid.ml._training import (  # noqa: PLC0415
+        check_holdout_fraction,
+        hold_out_block,
+        train_model,
+    )
     from quantgrid.ml._tuning import tune  # noqa: PLC0415
     from quantgrid.ml._validation import PurgedKFold  # noqa: PLC0415
 
     if isinstance(tune_trials, bool) or not isinstance(tune_trials, int) or tune_trials < 0:
         msg = f"tune_trials must be a whole number >= 0, got {tune_trials!r}"
         raise ValueError(msg)
+    check_holdout_fraction(holdout)
     dataset = build_dataset(
         bars_by_instrument,
         feature_set,
@@ -290,12 +311,15 @@ def train_on_bars(
     if progress is not None:
         total = (tune_trials + 1) * validator.get_n_splits() + 1
         validator = _CountingValidator(validator, _Counter(progress, total))
+    block = None
     if tune_trials:
+        block = hold_out_block(dataset.ts, dataset.t1, holdout, holdout_embargo)
+        rows = block.train
         chosen = tune(
-            dataset.features,
-            dataset.labels,
-            dataset.ts,
-            dataset.t1,
+            dataset.features[rows],
+            dataset.labels[rows],
+            dataset.ts[rows],
+            dataset.t1[rows],
             chosen.kind,
             tune_trials,
             validator,
@@ -313,6 +337,7 @@ def train_on_bars(
         validator,
         feature_names=dataset.feature_names,
         last_direction=dataset.last_direction,
+        held_out=block,
     )
     if isinstance(validator, _CountingValidator):
         validator.counter.finish()

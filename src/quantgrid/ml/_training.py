@@ -4,10 +4,16 @@
 never saw the sample's label span, see `PurgedKFold`), then fits the final model on all
 the data. The figures describe how the *procedure* does out of sample; the final model
 is the one to serve.
+
+A spec chosen by tuning is the best of many tries on the folds, so its cross-validated
+figures flatter it. `hold_out_block` then sets the latest rows aside before the search,
+and `train_model(..., held_out=...)` reports the forecasts of the block by a model
+trained on the rows before it: figures of data nothing was chosen on.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,9 +29,19 @@ from quantgrid.ml._model import (
     fit_model,
 )
 from quantgrid.ml._scoring import OutOfSampleMetrics, score_forecasts
-from quantgrid.ml._validation import CrossValidator, PurgedKFold, check_label_spans
+from quantgrid.ml._validation import (
+    CrossValidator,
+    IndexArray,
+    PurgedKFold,
+    WalkForward,
+    check_label_spans,
+)
 
 BoolArray = npt.NDArray[np.bool_]
+#: Share of the rows, the latest, held out of tuning by default.
+HOLDOUT_FRACTION = 0.2
+#: Rows left out just before the held-out block by default: 1 % of all rows.
+HOLDOUT_EMBARGO = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +95,69 @@ class CrossValidation:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class HeldOutBlock:
+    """The latest rows, set aside so that figures after tuning are honest.
+
+    Attributes
+    ----------
+    train
+        Sorted positions of the rows before the block that tuning and the evaluated
+        model may use: every one whose label ends before the block starts, less the
+        ``embargo`` rows closest to it.
+    test
+        Positions of the block, the last ``n_test`` rows.
+    fraction, embargo
+        As asked of `hold_out_block`.
+    start_ns, end_ns
+        ``ts`` of the block's first and last row.
+    train_end_ns
+        The latest label end (``t1``) among the ``train`` rows.
+
+    Notes
+    -----
+    ``train_end_ns < start_ns``: every label learnt from was known before the first
+    row of the block was observed, and every row is in exactly one of ``train``,
+    ``test`` and the gap between them.
+    """
+
+    train: IndexArray
+    test: IndexArray
+    fraction: float
+    embargo: int | float
+    start_ns: int
+    end_ns: int
+    train_end_ns: int
+
+    @property
+    def n_train(self) -> int:
+        """Rows before the block that training may use."""
+        return int(self.train.size)
+
+    @property
+    def n_test(self) -> int:
+        """Rows in the block."""
+        return int(self.test.size)
+
+    @property
+    def n_gap(self) -> int:
+        """Rows before the block left out: labels still open at its start, the embargo."""
+        return int(self.test[0]) - self.n_train
+
+    def as_params(self) -> dict[str, int | float]:
+        """Return where the block lies, as lineage parameters (``holdout.*``)."""
+        return {
+            "holdout.fraction": self.fraction,
+            "holdout.embargo": self.embargo,
+            "holdout.start_ns": self.start_ns,
+            "holdout.end_ns": self.end_ns,
+            "holdout.rows": self.n_test,
+            "holdout.train_rows": self.n_train,
+            "holdout.gap_rows": self.n_gap,
+            "holdout.train_end_ns": self.train_end_ns,
+        }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class TrainingResult:
     """A trained model and how its training procedure did out of sample.
 
@@ -87,15 +166,23 @@ class TrainingResult:
     model
         Fitted on every sample.
     metrics
-        Scores of the pooled out-of-fold forecasts, with the naive baselines.
+        Scores of the out-of-sample forecasts, with the naive baselines: the pooled
+        out-of-fold forecasts, or those of the held-out block when there is one.
     folds
-        Per-fold figures; their spread shows how stable the pooled figures are.
+        Per-fold figures; their spread shows how stable the pooled figures are. With a
+        held-out block, the folds of the rows before it.
     oof_proba, tested
-        The out-of-fold forecasts behind ``metrics`` (see `CrossValidation`).
+        The forecasts behind ``metrics`` (see `CrossValidation`): with a held-out block,
+        ``tested`` marks the block only.
     cv
         ``repr`` of the validator, for the record.
     n_samples
         Samples the final model was fitted on.
+    cv_metrics
+        With a held-out block: the pooled out-of-fold figures of the rows before it,
+        which tuning chose on and so flatter the spec. ``None`` otherwise.
+    held_out
+        The held-out block, if any.
     """
 
     model: TrainedModel
@@ -105,6 +192,8 @@ class TrainingResult:
     tested: BoolArray
     cv: str
     n_samples: int
+    cv_metrics: OutOfSampleMetrics | None = None
+    held_out: HeldOutBlock | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -132,6 +221,7 @@ def train_model(
     *,
     feature_names: Sequence[str] | None = None,
     last_direction: npt.ArrayLike | None = None,
+    held_out: HeldOutBlock | None = None,
 ) -> TrainingResult:
     """Cross-validate ``spec`` without leakage, then fit it on all the data.
 
@@ -153,6 +243,10 @@ def train_model(
     last_direction
         The sign of the last known move at each ``ts`` (in {-1, 0, 1}), scored as the
         persistence baseline; skipped if ``None``.
+    held_out
+        A block of these rows from `hold_out_block`: ``spec`` is cross-validated on
+        the block's ``train`` rows only, fitted on them, and its forecasts of the block
+        are the figures reported; ``None`` cross-validates on every row.
 
     Returns
     -------
@@ -162,8 +256,14 @@ def train_model(
     Raises
     ------
     ValueError
-        If an input breaks a rule above (the message names it), or a fold's training
-        samples lack one of the classes.
+        If an input breaks a rule above (the message names it), a fold's training
+        samples lack one of the classes, or the block does not fit these rows or
+        holds a class its training rows lack.
+
+    Notes
+    -----
+    Either way the final model is fitted on every row: the figures judge the
+    procedure, and the block is the newest data, the last a served model should miss.
     """
     data = check_samples(features, labels, ts, t1, feature_names)
     persistence = None
@@ -174,6 +274,8 @@ def train_model(
             raise ValueError(msg)
         persistence = persistence.astype(np.int64)
     validator = cv if cv is not None else PurgedKFold(n_splits=5, embargo=0.01)
+    if held_out is not None:
+        return _train_held_out(data, spec, validator, held_out, persistence)
     oof = cross_validate(data, spec, validator)
     tested = oof.tested
     metrics = score_forecasts(
@@ -192,6 +294,78 @@ def train_model(
         cv=repr(validator),
         n_samples=data.y.size,
     )
+
+
+def hold_out_block(
+    ts: npt.ArrayLike,
+    t1: npt.ArrayLike,
+    fraction: float = HOLDOUT_FRACTION,
+    embargo: int | float = HOLDOUT_EMBARGO,
+) -> HeldOutBlock:
+    """Return the last ``fraction`` of the rows as a block to hold out of tuning.
+
+    Parameters
+    ----------
+    ts, t1
+        Each row's observation time and label end, integer ns, ``ts`` non-decreasing.
+    fraction
+        Share of the rows in the block, in (0, 1), rounded up to whole rows.
+    embargo
+        Rows before the block to leave out besides the purged ones, as in
+        `WalkForward`: an ``int`` is a number of rows, a ``float`` in [0, 1) a fraction
+        of all rows, rounded up.
+
+    Returns
+    -------
+    HeldOutBlock
+        The block and the rows before it that training may use.
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is not in (0, 1), ``ts``/``t1`` break the rules of
+        `check_label_spans`, or no training row is left before the block.
+
+    Notes
+    -----
+    This is one `WalkForward` block: rows before the block whose labels end at or
+    after its first ``ts`` are purged, so no label learnt from has seen the block.
+    """
+    check_holdout_fraction(fraction)
+    start, end = check_label_spans(ts, t1)
+    n = start.size
+    size = math.ceil(fraction * n)
+    if size >= n:
+        msg = f"holdout fraction {fraction} of {n} rows leaves no row before the block"
+        raise ValueError(msg)
+    try:
+        train, test = next(WalkForward(n_splits=1, test_size=size, embargo=embargo).split(ts, t1))
+    except ValueError as error:
+        msg = (
+            f"holding out the last {size} of {n} rows (fraction {fraction}, embargo "
+            f"{embargo!r}) leaves no row to tune on: {error}"
+        )
+        raise ValueError(msg) from None
+    return HeldOutBlock(
+        train=train,
+        test=test,
+        fraction=float(fraction),
+        embargo=embargo,
+        start_ns=int(start[test[0]]),
+        end_ns=int(start[test[-1]]),
+        train_end_ns=int(end[train].max()),
+    )
+
+
+def check_holdout_fraction(fraction: float) -> None:
+    """Raise ValueError unless ``fraction`` is a number in (0, 1)."""
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, int | float)
+        or not (math.isfinite(fraction) and 0.0 < fraction < 1.0)
+    ):
+        msg = f"holdout fraction must be a number in (0, 1), got {fraction!r}"
+        raise ValueError(msg)
 
 
 def cross_validate(data: Samples, spec: ModelSpec, cv: CrossValidator) -> CrossValidation:
@@ -232,6 +406,81 @@ def cross_validate(data: Samples, spec: ModelSpec, cv: CrossValidator) -> CrossV
             )
         )
     return CrossValidation(proba=proba, tested=tested, classes=classes, folds=tuple(folds))
+
+
+def _train_held_out(
+    data: Samples,
+    spec: ModelSpec,
+    cv: CrossValidator,
+    block: HeldOutBlock,
+    persistence: LabelArray | None,
+) -> TrainingResult:
+    """Cross-validate and fit on the rows before the block, forecast it, fit on all."""
+    n = data.y.size
+    msg = f"held_out must be a block of these {n} rows (hold_out_block of their ts and t1)"
+    if not isinstance(block, HeldOutBlock):
+        raise ValueError(msg)
+    train, test = block.train, block.test
+    # The block must end at the last row, and every training label before it.
+    if not (
+        test.size
+        and train.size
+        and int(test[-1]) == n - 1
+        and int(train[0]) >= 0
+        and int(train[-1]) < int(test[0])
+        and data.t1[train].max() < data.ts[test[0]]
+    ):
+        raise ValueError(msg)
+    earlier = _subset(data, train)
+    missing = sorted(set(np.unique(data.y[test]).tolist()) - set(np.unique(earlier.y).tolist()))
+    if missing:
+        msg = (
+            f"the held-out block holds class {missing}, which its {train.size} training rows "
+            f"lack: hold out a smaller block, or give more data"
+        )
+        raise ValueError(msg)
+    result = train_model(
+        earlier.x,
+        earlier.y,
+        earlier.ts,
+        earlier.t1,
+        spec,
+        cv,
+        feature_names=earlier.feature_names,
+        last_direction=persistence[train] if persistence is not None else None,
+    )
+    evaluated = result.model
+    proba = np.full((n, len(evaluated.classes)), np.nan)
+    proba[test] = evaluated.predict_proba(data.x[test])
+    tested = np.zeros(n, dtype=np.bool_)
+    tested[test] = True
+    metrics = score_forecasts(
+        data.y[test],
+        proba[test],
+        evaluated.classes,
+        persistence[test] if persistence is not None else None,
+    )
+    return TrainingResult(
+        model=fit_model(data.x, data.y, spec, data.feature_names),
+        metrics=metrics,
+        folds=result.folds,
+        oof_proba=proba,
+        tested=tested,
+        cv=result.cv,
+        n_samples=n,
+        cv_metrics=result.metrics,
+        held_out=block,
+    )
+
+
+def _subset(data: Samples, rows: IndexArray) -> Samples:
+    return Samples(
+        x=data.x[rows],
+        y=data.y[rows],
+        ts=data.ts[rows],
+        t1=data.t1[rows],
+        feature_names=data.feature_names,
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -420,7 +420,14 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         return backtest_app(parts.store, runner, config.backtest, authenticator=auth)
     if name == "ml":
         server = parts.model_server()
-        return ml_app(server, server.registry, config.ml, auth=auth, limiter=limiter)
+        return ml_app(
+            server,
+            server.registry,
+            config.ml,
+            auth=auth,
+            limiter=limiter,
+            policy=config.ml.approval_policy(),
+        )
     if name == "evaluation":
         evaluator = parts.evaluator()
         return evaluation_app(

@@ -8,6 +8,7 @@ only the mechanics matter.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,7 @@ def test_models_lists_every_version_and_an_empty_registry_says_so(
         (["train", "--model", "m", "--horizon", "0"], "--horizon must be at least 1 bar"),
         (["train", "--model", "m", "--folds", "1"], "--folds must be at least 2"),
         (["train", "--model", "m", "--tune", "-1"], "--tune must be 0"),
+        (["train", "--model", "m", "--holdout", "1.5"], "--holdout must be a share of the rows"),
         (["train", "--model", "m", "--labeling", "meta"], "--labeling must be one of fixed"),
         (["train", "--model", "m", "--bars", "0"], "--bars must be at least 1"),
         (
@@ -182,3 +184,101 @@ def test_a_missing_registry_or_model_is_named(tmp_path: Path, registry: Path) ->
     )
     assert code == 2
     assert "no registered model is named 'ghost'" in output
+
+
+# -- tuning: figures of a held-out block --------------------------------------------------
+def test_a_tuned_model_is_recorded_with_the_figures_of_the_held_out_block(registry: Path) -> None:
+    code, output = ml(
+        "train", "--model", "tuned", "--registry", str(registry), *SYNTHETIC, *QUICK,
+        "--tune", "2", "--holdout", "0.25",
+    )  # fmt: skip
+
+    assert code == 0, output
+    assert "Cross-validated figures (not recorded)" in output
+    assert "Out-of-sample figures (held-out block)" in output
+    store = MlflowRegistry.in_directory(registry)
+    info = store.get_version("tuned", 1)
+    market = generate_market(SyntheticConfig(instruments=("SYN0",), bars=700), seed=3)
+    rows = len(build_dataset(market.bars, drop_flat=True))
+    assert info.metrics["n_samples"] == math.ceil(0.25 * rows)  # the block's forecasts only
+    params = store._client.get_run(info.run_id).data.params  # the lineage recorded
+    assert params["holdout.fraction"] == "0.25"
+    assert int(params["holdout.rows"]) == math.ceil(0.25 * rows)
+    assert int(params["holdout.train_end_ns"]) < int(params["holdout.start_ns"])
+    assert float(params["cv.n_samples"]) == int(params["holdout.train_rows"])
+
+
+# -- the deployment's approval floor ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "option", "message"),
+    [
+        ({}, ["--min-auc", "0.5"], "--min-auc 0.5 would loosen the deployment's approval floor "
+         "(min_roc_auc >= 0.52, from QUANTGRID_ML_MIN_AUC)"),
+        ({}, ["--min-samples", "100"], "--min-samples 100 would loosen"),
+        ({}, ["--min-accuracy-margin", "-0.05"], "(min_accuracy_margin >= 0, from "
+         "QUANTGRID_ML_MIN_ACCURACY_MARGIN)"),
+        ({"QUANTGRID_ML_MAX_BRIER": "0.24"}, ["--max-brier", "0.3"],
+         "(max_brier_score <= 0.24, from QUANTGRID_ML_MAX_BRIER)"),
+        ({"QUANTGRID_ML_MAX_LOG_LOSS": "0.69"}, ["--max-log-loss", "0.7"], "--max-log-loss 0.7"),
+        ({"QUANTGRID_ML_MIN_BALANCED_ACCURACY": "0.55"}, ["--min-balanced-accuracy", "0.5"],
+         "(min_balanced_accuracy >= 0.55, from QUANTGRID_ML_MIN_BALANCED_ACCURACY)"),
+        ({"QUANTGRID_ML_MIN_AUC": "0.6"}, ["--min-auc", "0.55"], "(min_roc_auc >= 0.6, from"),
+    ],
+)  # fmt: skip
+def test_an_option_looser_than_the_floor_exits_2_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    env: dict[str, str],
+    option: list[str],
+    message: str,
+) -> None:
+    for variable, value in env.items():
+        monkeypatch.setenv(variable, value)
+    code, output = ml(
+        "approve", "m", "1", "--to", "staging", "--approver", "a", *option,
+        "--registry", str(tmp_path),
+    )  # fmt: skip
+
+    assert code == 2, output
+    assert message in " ".join(output.split())  # the message may wrap
+    assert "an option may only tighten it" in " ".join(output.split())
+
+
+def test_a_bad_floor_in_the_environment_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QUANTGRID_ML_MIN_AUC", "high")
+    code, output = ml(
+        "approve", "m", "1", "--to", "staging", "--approver", "a", "--registry", str(tmp_path)
+    )
+    assert code == 2, output
+    assert "QUANTGRID_ML_MIN_AUC" in output and "Traceback" not in output
+
+
+def test_the_floor_applies_without_options_and_options_only_tighten_it(
+    monkeypatch: pytest.MonkeyPatch, registry: Path, chop_csv: Path
+) -> None:
+    at = ["--registry", str(registry)]
+    code, output = ml("train", "--model", "floored", "--data", str(chop_csv), *at, *QUICK)
+    assert code == 0, output
+    approve = ["approve", "floored", "1", "--to", "staging", "--approver", "ann", *at]
+
+    # A floor the figures (AUC about 0.77) miss refuses the approval with no option given.
+    monkeypatch.setenv("QUANTGRID_ML_MIN_AUC", "0.9")
+    code, output = ml(*approve)
+    assert code == 1, output
+    assert "floored version 1 failed roc_auc" in output and "must be >= 0.9" in output
+    code, output = ml(*approve, "--min-auc", "0.95")  # tighter: checked, and fails too
+    assert code == 1, output
+    assert "must be >= 0.95" in output
+    assert MlflowRegistry.in_directory(registry).get_version("floored", 1).stage is (
+        ModelStage.NONE
+    )
+
+    # A check the deployment turned off may be set by an option at any level.
+    monkeypatch.setenv("QUANTGRID_ML_MIN_AUC", "0.6")
+    monkeypatch.setenv("QUANTGRID_ML_MIN_SAMPLES", "none")
+    code, output = ml(*approve, "--min-samples", "10")
+    assert code == 0, output
+    assert ">= 0.6" in output and ">= 10" in output
+    assert "now in staging (by ann)" in output

@@ -271,6 +271,8 @@ def test_train_on_bars_trains_on_the_dataset_and_reports_progress(
     )
 
     assert result.n_samples == len(data)
+    assert result.held_out is None and result.cv_metrics is None  # untuned: as before
+    assert result.metrics.n_samples == len(data)  # every row forecast out of fold
     assert result.feature_names == SMALL.names
     assert result.cv == repr(cv)  # lineage is the same with a progress callback
     expected_last = float(np.mean(data.last_direction == data.labels))
@@ -294,6 +296,7 @@ def test_tuning_first_counts_every_trials_folds(bars: dict[str, BarSeries]) -> N
     )
 
     assert set(result.spec.params) == {"max_iter", "C"}  # fixed, and the one searched
+    assert result.held_out is not None and result.held_out.fraction == 0.2  # the default
     assert result.spec.params["max_iter"] == 500
     assert [done for done, _ in steps] == list(range(1, 8))
     assert {total for _, total in steps} == {7}  # (2 trials + 1) x 2 folds + final fit

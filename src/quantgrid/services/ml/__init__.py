@@ -36,9 +36,10 @@ from quantgrid.services.ml._served import (
     ServedPrediction,
 )
 from quantgrid.services.ml._server import ModelServer
-from quantgrid.services.ml._settings import MAX_BATCH_ROWS, MlSettings
+from quantgrid.services.ml._settings import APPROVAL_FLOOR_SETTINGS, MAX_BATCH_ROWS, MlSettings
 
 __all__ = [
+    "APPROVAL_FLOOR_SETTINGS",
     "MAX_BATCH_ROWS",
     "MODEL_NAME_PATTERN",
     "PREDICTION_BUCKETS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 PUBLIC = (
+    "APPROVAL_FLOOR_SETTINGS",
     "MAX_BATCH_ROWS",
     "MODEL_NAME_PATTERN",
     "PREDICTION_BUCKETS",
