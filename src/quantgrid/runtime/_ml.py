@@ -187,10 +187,10 @@ class MlJobs:
             start = end - (window + feature_set.warmup) * self.settings.ml_timeframe.nanos
             try:
                 bars = await self._source.ohlcv(instrument, start, end, self.settings.ml_timeframe)
+                frame = feature_set.compute(bars)
             except Exception as error:  # a reference is optional; the rest still runs
                 _log.warning("drift reference: no bars for %s: %s", instrument, error)
                 continue
-            frame = feature_set.compute(bars)
             if len(frame.ts) > 0:
                 frames.append(frame)
         # Like the check's own window: each instrument's last `window` rows, pooled.
