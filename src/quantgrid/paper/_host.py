@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,7 @@ _log = logging.getLogger("quantgrid.paper")
 HOST_ENDPOINT = "paper.host.orders"
 #: Why an order whose record could not be written was never sent.
 NOT_STORED = "not_stored"
+_PAGE = 1000
 
 
 class StrategyHost:
@@ -95,9 +97,16 @@ class StrategyHost:
     itself and to its strategy, the node's engine never sees it, and a refused
     write halts trading.
 
-    Resuming after a restart is not done yet: a fresh strategy restarts its order ids
-    at ``<id>-1``; the host refuses (``NOT_STORED``) any id the store holds already,
-    so nothing is sent twice, but nothing continues the ids either.
+    Resuming after a restart (``resume`` instead of ``start``, on a node started on
+    the same store): the node brings back cash, positions and working orders; the
+    host warms the fresh strategies up on the bars played before the restart, with
+    every command dropped, then hands each strategy its order-id count (from its
+    stored orders) and its recovered working orders (``Strategy.resume``). What a
+    strategy keeps outside its indicators and orders (a counter set in ``on_bar``, a
+    flag set by a fill) comes back only as the warm-up leaves it, and the warm-up
+    runs on the recovered portfolio, not the one each bar saw: such state needs the
+    strategy's own persistence. Whatever the strategies do, an id the store holds
+    already is refused (``NOT_STORED``): nothing is sent twice.
 
     Unlike a backtest, the host never calls ``Strategy.on_data`` (a live strategy
     cannot see its future bars) and does not close positions after the last bar.
@@ -122,6 +131,8 @@ class StrategyHost:
         self.storage_failures = 0
         self.refused_orders = 0
         self._started = False
+        self._warming = False
+        self.dropped_commands = 0
         # The commands of the moment, in the order sent, until their orders are stored.
         self._held: list[object] = []
         self._sending = asyncio.Lock()
@@ -182,6 +193,90 @@ class StrategyHost:
             )
             _call(strategy, strategy.on_start, "on_start")
         await self.flush()
+
+    async def resume(self, warm_up: Iterable[Sequence[Bar]]) -> int | None:
+        """Start again after a restart: warm the strategies up, then hand them the store's state.
+
+        Call it instead of ``start``, once the node has started on the store of the
+        run that stopped (so its recovery has placed the working orders back), and
+        then play the bars after the returned time (``ReplayFeed(start_after_ns=...)``).
+
+        Parameters
+        ----------
+        warm_up
+            The moments played before the restart, in time order, up to the last one
+            whose commands were flushed (``ReplayFeed(...).moments()``, cut there).
+
+        Returns
+        -------
+        int | None
+            The time of the last warm-up moment (``None`` if there was none).
+
+        Raises
+        ------
+        NodeNotRunningError
+            If the node is not running.
+        ValueError
+            If there is no strategy or the host started already.
+        InvalidMarketDataError
+            If a warm-up moment is malformed or goes back in time.
+        StrategyError
+            If a strategy raises during the warm-up.
+        StoreError
+            If the strategies' stored orders cannot be read.
+
+        Notes
+        -----
+        In order: each strategy is attached and its ``on_start`` called; each warm-up
+        bar goes to the strategies' ``on_bar`` only (not on the bus: the node's clock,
+        marks, venue and risk engine never see it) and every command they send is
+        dropped (``dropped_commands``); then each strategy gets ``Strategy.resume``
+        with the largest N of its stored ids ``<strategy_id>-N`` and the node's
+        working orders of its strategy id (the recovered ones, the very objects the
+        engine updates). Bars reach the strategies as ``on_bars`` delivers them, so
+        their indicators end where they ended before the restart. During the warm-up
+        a strategy reads the recovered (final) portfolio and its own dropped orders,
+        so what it decides there is discarded; ``Strategy.on_data`` is not called.
+        """
+        if not self.node.running:
+            raise NodeNotRunningError("start the trading node before resuming its StrategyHost")
+        if self._started:
+            raise ValueError("a StrategyHost starts once: resume() replaces start()")
+        if not self.strategies:
+            raise ValueError("no strategy: add one with add_strategy() before resume()")
+        node = self.node
+        self._started = True
+        self._warming = True
+        last: int | None = None
+        try:
+            for strategy in self.strategies:
+                strategy.attach(
+                    node.clock, node.bus, node.view, node.instruments, order_endpoint=HOST_ENDPOINT
+                )
+                _call(strategy, strategy.on_start, "on_start")
+            for moment in warm_up:
+                bars = tuple(moment)
+                self._check_warm_up(bars, last)
+                for bar in bars:
+                    for strategy in self.strategies:
+                        _call(strategy, partial(strategy.on_bar, bar), "on_bar (warm-up)")
+                last = bars[0].ts_event
+        finally:
+            self._warming = False
+            self._held.clear()
+        ids = [s.id for s in self.strategies]
+        sent = await asyncio.to_thread(_orders_sent, node.store, ids)
+        for strategy in self.strategies:
+            # Not-closed, not "open": a bracket's exits wait INITIALIZED for their entry.
+            working = [
+                o for o in node.execution.orders if o.strategy_id == strategy.id and not o.is_closed
+            ]
+            strategy.resume(orders_sent=sent[strategy.id], working=working)
+        _log.info(
+            "strategies resumed",
+            extra={"orders_sent": sent, "warm_up_until": last, "dropped": self.dropped_commands},
+        )
+        return last
 
     async def stop(self) -> None:
         """Call the strategies' ``on_stop``, send what they decided, wait for the store."""
@@ -263,7 +358,27 @@ class StrategyHost:
             raise StrategyError(msg) from exc
         node.accounts.sample(clock.timestamp_ns())
 
+    def _check_warm_up(self, bars: tuple[Bar, ...], last: int | None) -> None:
+        self._check_moment(bars)
+        ts = bars[0].ts_event
+        if last is not None and ts <= last:
+            msg = (
+                f"warm-up bars at {ns_to_iso(ts)} do not follow the moment at "
+                f"{ns_to_iso(last)}: warm-up moments must be in increasing time order"
+            )
+            raise InvalidMarketDataError(msg)
+
     def _check(self, bars: Sequence[Bar]) -> None:
+        self._check_moment(bars)
+        ts = bars[0].ts_event
+        now = self.node.clock.timestamp_ns()
+        if ts < now:
+            msg = (
+                f"bars at {ns_to_iso(ts)} go back in time: the node's clock is at {ns_to_iso(now)}"
+            )
+            raise InvalidMarketDataError(msg)
+
+    def _check_moment(self, bars: Sequence[Bar]) -> None:
         if not bars:
             raise InvalidMarketDataError("bars of a moment: there must be at least one")
         for bar in bars:
@@ -286,16 +401,14 @@ class StrategyHost:
                 msg = f"bars of a moment hold {bar.instrument_id!r} twice"
                 raise InvalidMarketDataError(msg)
             seen.add(bar.instrument_id)
-        now = self.node.clock.timestamp_ns()
-        if ts < now:
-            msg = (
-                f"bars at {ns_to_iso(ts)} go back in time: the node's clock is at {ns_to_iso(now)}"
-            )
-            raise InvalidMarketDataError(msg)
 
     # -- orders ----------------------------------------------------------------------------
     def _on_command(self, command: object) -> None:
         """Hold a strategy's command until ``flush`` has stored its new orders."""
+        if self._warming:
+            # Decided on bars that were traded before the restart: sent then, or never.
+            self.dropped_commands += 1
+            return
         self._held.append(command)
 
     async def _send(self, commands: list[object]) -> None:
@@ -364,6 +477,26 @@ class StrategyHost:
     def fills(self) -> tuple[OrderFilled, ...]:
         """Return every fill of the node's portfolio since it started, in order."""
         return tuple(self.node.portfolio.fills)
+
+
+def _orders_sent(store: Store, strategy_ids: Sequence[str]) -> dict[str, int]:
+    """Return, per strategy, the largest N of its stored order ids ``<strategy_id>-N``."""
+    sent: dict[str, int] = {}
+    for sid in strategy_ids:
+        own_id = re.compile(rf"{re.escape(sid)}-(\d+)")
+        largest = 0
+        after: str | None = None
+        while True:
+            page = store.list_orders(strategy_id=sid, limit=_PAGE, after=after)
+            for stored in page.items:
+                number = own_id.fullmatch(stored.order.client_order_id)
+                if number is not None:
+                    largest = max(largest, int(number.group(1)))
+            after = page.next_cursor
+            if after is None:
+                break
+        sent[sid] = largest
+    return sent
 
 
 def _save_order(record: OrderRecord, store: Store) -> bool:

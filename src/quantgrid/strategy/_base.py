@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -415,6 +416,75 @@ class Strategy:
     def cancel_all(self, instrument_id: str | None = None) -> None:
         """Ask for every working order of this strategy to be cancelled."""
         self._send(CancelAllOrders(self.id, instrument_id, self.now_ns()))
+
+    def resume(self, *, orders_sent: int, working: Iterable[Order] = ()) -> None:
+        """Continue after a restart: the order ids sent so far and the orders still working.
+
+        Parameters
+        ----------
+        orders_sent
+            How many order ids this strategy issued before the restart: the next one
+            is ``<id>-(orders_sent + 1)``.
+        working
+            The strategy's orders that are still working, as the engine holds them
+            (the node's recovered orders): they replace whatever the strategy held as
+            working, so ``open_orders()`` returns them, ``cancel()`` reaches them, and
+            their later events (which update these very objects) close them.
+
+        Raises
+        ------
+        ValueError
+            If ``orders_sent`` is not a whole number >= 0, or an order is not an
+            ``Order``, belongs to another strategy, has ended, is given twice, trades
+            an instrument the (attached) strategy does not trade, or has an id
+            ``<id>-N`` with N above ``orders_sent`` (that id would be issued again).
+
+        Notes
+        -----
+        Only the id counter and the working orders come back. Indicators and any
+        other attribute a strategy keeps are its own: warm them up on the earlier
+        bars, or persist them, before trading on.
+        """
+        if isinstance(orders_sent, bool) or not isinstance(orders_sent, int) or orders_sent < 0:
+            msg = f"Strategy.resume: orders_sent must be a whole number >= 0, got {orders_sent!r}"
+            raise ValueError(msg)
+        own_id = re.compile(rf"{re.escape(self.id)}-(\d+)")
+        restored: dict[str, list[Order]] = {}
+        seen: set[str] = set()
+        for order in working:
+            if not isinstance(order, Order):
+                msg = f"Strategy.resume: working must hold Orders, got {type(order).__name__}"
+                raise ValueError(msg)
+            oid = order.client_order_id
+            if order.strategy_id != self.id:
+                msg = (
+                    f"Strategy.resume: order {oid} belongs to strategy {order.strategy_id!r}, "
+                    f"not {self.id!r}"
+                )
+                raise ValueError(msg)
+            if order.is_closed:
+                msg = f"Strategy.resume: order {oid} is {order.status.name}, not working"
+                raise ValueError(msg)
+            if oid in seen:
+                msg = f"Strategy.resume: order {oid} is given twice"
+                raise ValueError(msg)
+            if self._instruments and order.instrument_id not in self._instruments:
+                msg = (
+                    f"Strategy.resume: order {oid} trades {order.instrument_id!r}, which "
+                    f"strategy {self.id} does not trade"
+                )
+                raise ValueError(msg)
+            number = own_id.fullmatch(oid)
+            if number is not None and int(number.group(1)) > orders_sent:
+                msg = (
+                    f"Strategy.resume: order {oid} is working but orders_sent={orders_sent}: "
+                    "its id would be issued again"
+                )
+                raise ValueError(msg)
+            seen.add(oid)
+            restored.setdefault(order.instrument_id, []).append(order)
+        self._order_count = orders_sent
+        self._working = restored
 
     def next_order_id(self) -> str:
         """Return a new client order id, unique within this strategy."""
