@@ -24,7 +24,7 @@ notion of them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from quantgrid.core import Clock, MessageBus
 from quantgrid.execution._contingency import check_order_list
@@ -33,6 +33,7 @@ from quantgrid.model import (
     CancelOrder,
     ContingencyType,
     Instrument,
+    InvalidOrderError,
     ModifyOrder,
     Order,
     OrderAccepted,
@@ -192,6 +193,56 @@ class ExecutionEngine:
             self._linked[order.client_order_id] = order
         for order in orders:
             if not order.parent_order_id and order.status is OrderStatus.INITIALIZED:
+                self._send_order(order)
+
+    def resume_list(self, place: Sequence[Order], hold: Sequence[Order] = ()) -> None:
+        """Take back the open orders of one order list after a restart, linked as before.
+
+        Parameters
+        ----------
+        place
+            The list's working orders, as copies to place again on the venue: each is
+            INITIALIZED but keeps what it has done (fills, amends), and is submitted now.
+        hold
+            Bracket exits still waiting for their entry (INITIALIZED, never sent): held
+            again, unsent, until their entry (one of ``place``) fills.
+
+        Raises
+        ------
+        InvalidOrderError
+            If an order's client id is known already, an order is not INITIALIZED, or
+            one of ``hold`` has no parent (nothing is taken back).
+
+        Notes
+        -----
+        Every order is known and linked before any is placed, so a fill at placing
+        acts on the others (cancels an OCO leg, releases held exits) as it would have
+        before the restart. A held exit whose entry is not among ``place`` (it ended
+        before the restart) is cancelled, never sent on its own.
+        """
+        for order in (*place, *hold):
+            oid = order.client_order_id
+            if oid in self._orders:
+                msg = f"resumed order {oid}: client order id is known already"
+                raise InvalidOrderError(msg)
+            if order.status is not OrderStatus.INITIALIZED:
+                msg = f"resumed order {oid} is {order.status.value}, not INITIALIZED"
+                raise InvalidOrderError(msg)
+        for order in hold:
+            if not order.parent_order_id:
+                msg = f"held order {order.client_order_id} has no parent to wait for"
+                raise InvalidOrderError(msg)
+        for order in (*place, *hold):
+            self._orders[order.client_order_id] = order
+            self._linked[order.client_order_id] = order
+        placing = {o.client_order_id for o in place}
+        for order in hold:
+            if order.parent_order_id not in placing:
+                reason = f"parent {order.parent_order_id} ended before the restart"
+                self._cancel_held(order, reason)
+        for order in place:
+            # Re-read the status: placing an earlier order may have ended this one.
+            if order.status is OrderStatus.INITIALIZED:
                 self._send_order(order)
 
     def _cancel_all(self, command: CancelAllOrders) -> None:

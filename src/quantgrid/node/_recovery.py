@@ -24,6 +24,7 @@ from quantgrid.adapters.storage import (
 )
 from quantgrid.core import NANOS_PER_DAY
 from quantgrid.model import (
+    ContingencyType,
     InvalidOrderError,
     InvalidStateTransitionError,
     Order,
@@ -35,6 +36,7 @@ from quantgrid.model import (
     OrderStatus,
     PositionChanged,
     SubmitOrder,
+    SubmitOrderList,
     TimeInForce,
 )
 from quantgrid.node._errors import RecoveryError
@@ -61,6 +63,7 @@ OPEN_STATUSES = frozenset(
 #: Cash movements that fills make; every other kind is capital put in or taken out.
 _FROM_FILLS = frozenset({AccountEventKind.TRADE, AccountEventKind.COMMISSION})
 _PAGE = 1000
+_GROUPS = (ContingencyType.OCO, ContingencyType.OUO)
 
 
 @dataclass(slots=True)
@@ -274,13 +277,21 @@ def _repair_positions(node: TradingNode, state: StoredState, now: int) -> tuple[
     return tuple(repaired)
 
 
+@dataclass(slots=True)
+class _OrderList:
+    """The open orders of one order list, as recovery found them."""
+
+    place: list[Order] = field(default_factory=list)  # working: placed again
+    unsent: list[Order] = field(default_factory=list)  # INITIALIZED: held, or never sent
+
+
 def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> RecoveryReport:
-    replaced: list[str] = []
-    resubmitted: list[str] = []
-    canceled: list[str] = []
-    expired: list[str] = []
-    amends_lost: list[str] = []
-    unrecoverable: list[str] = []
+    report = _Outcome()
+    # In stored order: an order placed or resubmitted alone, or an order list (by id),
+    # taken back whole where its first open order stood.
+    steps: list[Order | str] = []
+    lists: dict[str, _OrderList] = {}
+    ended: set[str] = set()
     recorder = node.recorder
     for stored, events in state.open_orders:
         oid = stored.order.client_order_id
@@ -291,30 +302,24 @@ def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> Recovery
             order = rebuild_order(stored, events)
         except (InvalidStateTransitionError, InvalidOrderError) as error:
             _log.error("order %s cannot be recovered, left as stored: %s", oid, error)
-            unrecoverable.append(oid)
+            report.unrecoverable.append(oid)
             continue
+        linked = lists.get(order.order_list_id) if order.order_list_id else None
+        if order.order_list_id and linked is None:
+            linked = lists[order.order_list_id] = _OrderList()
+            steps.append(order.order_list_id)
         status = order.status
         if status is OrderStatus.INITIALIZED:
-            # Stored, never checked or sent, never acknowledged: a retry of the request
-            # finds it, so it is worked now, through the risk checks like any order.
-            node.bus.send(RISK_ENDPOINT, SubmitOrder(order, now))
-            resubmitted.append(oid)
-            continue
-        ending: OrderEvent | None = None
-        if status is OrderStatus.PENDING_CANCEL:
-            reason = "cancel completed at restart: the order ended with the previous run"
-            ending = OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
-            canceled.append(oid)
-        elif order.time_in_force is TimeInForce.DAY and _day(order.ts_init) < _day(now):
-            if status is OrderStatus.SUBMITTED:
-                reason = "DAY order of an earlier day, never accepted"
-                ending = OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+            if linked is not None:
+                linked.unsent.append(order)
             else:
-                ending = OrderExpired(oid, order.strategy_id, order.instrument_id, now)
-            expired.append(oid)
+                steps.append(order)
+            continue
+        ending = _ending(order, now, report)
         if ending is not None:
             order.apply(ending)
             recorder.record(ending, order.status)
+            ended.add(oid)
             continue
         if status is OrderStatus.PENDING_UPDATE:
             lost = OrderModifyRejected(
@@ -327,20 +332,120 @@ def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> Recovery
             )
             order.apply(lost)
             recorder.record(lost, order.status)
-            amends_lost.append(oid)
-        copy = replacement(order)
-        recorder.replacing[oid] = order.status
-        node.execution.execute(SubmitOrder(copy, now))
-        node.risk.track(copy)
-        replaced.append(oid)
+            report.amends_lost.append(oid)
+        if linked is not None:
+            linked.place.append(order)
+        else:
+            steps.append(order)
+    for step in steps:
+        if isinstance(step, str):
+            _resume_list(node, step, lists[step], ended, now, report)
+        elif step.status is OrderStatus.INITIALIZED:
+            # Stored, never checked or sent, never acknowledged: a retry of the request
+            # finds it, so it is worked now, through the risk checks like any order.
+            node.bus.send(RISK_ENDPOINT, SubmitOrder(step, now))
+            report.resubmitted.append(step.client_order_id)
+        else:
+            copy = replacement(step)
+            recorder.replacing[step.client_order_id] = step.status
+            node.execution.execute(SubmitOrder(copy, now))
+            node.risk.track(copy)
+            report.replaced.append(step.client_order_id)
     return RecoveryReport(
-        replaced=tuple(replaced),
-        resubmitted=tuple(resubmitted),
-        canceled=tuple(canceled),
-        expired=tuple(expired),
-        amends_lost=tuple(amends_lost),
-        unrecoverable=tuple(unrecoverable),
+        replaced=tuple(report.replaced),
+        resubmitted=tuple(report.resubmitted),
+        canceled=tuple(report.canceled),
+        expired=tuple(report.expired),
+        amends_lost=tuple(report.amends_lost),
+        unrecoverable=tuple(report.unrecoverable),
     )
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """``RecoveryReport``'s lists, filled in as the orders are picked up."""
+
+    replaced: list[str] = field(default_factory=list)
+    resubmitted: list[str] = field(default_factory=list)
+    canceled: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    amends_lost: list[str] = field(default_factory=list)
+    unrecoverable: list[str] = field(default_factory=list)
+
+
+def _ending(order: Order, now: int, report: _Outcome) -> OrderEvent | None:
+    """Return the event that ends a working ``order`` at the restart, if one does."""
+    oid, status = order.client_order_id, order.status
+    if status is OrderStatus.PENDING_CANCEL:
+        reason = "cancel completed at restart: the order ended with the previous run"
+        report.canceled.append(oid)
+        return OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+    if order.time_in_force is TimeInForce.DAY and _day(order.ts_init) < _day(now):
+        report.expired.append(oid)
+        if status is OrderStatus.SUBMITTED:
+            reason = "DAY order of an earlier day, never accepted"
+            return OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+        return OrderExpired(oid, order.strategy_id, order.instrument_id, now)
+    return None
+
+
+def _resume_list(
+    node: TradingNode,
+    list_id: str,
+    linked: _OrderList,
+    ended: set[str],
+    now: int,
+    report: _Outcome,
+) -> None:
+    """Give the execution engine back the open orders of one list, links and all.
+
+    Working orders are placed again and exits waiting for their entry are held again
+    (``ExecutionEngine.resume_list``); an exit whose entry ended is cancelled there.
+    """
+    if any(not o.parent_order_id for o in linked.unsent):
+        # An entry (or an OCO leg) stored but never sent: the list never reached the
+        # engine, so it is worked now, whole, through the risk checks.
+        try:
+            node.bus.send(RISK_ENDPOINT, SubmitOrderList(list_id, tuple(linked.unsent), now))
+        except InvalidOrderError as error:
+            _log.error("order list %s cannot be recovered, left as stored: %s", list_id, error)
+            report.unrecoverable.extend(o.client_order_id for o in linked.unsent)
+        else:
+            report.resubmitted.extend(o.client_order_id for o in linked.unsent)
+        linked.unsent = []
+    # A leg of an OCO/OUO group that ended at the restart ends the rest of its group,
+    # as it would have on the venue.
+    held: list[Order] = []
+    place: list[Order] = []
+    for order in (*linked.place, *linked.unsent):
+        gone = [i for i in order.linked_order_ids if i in ended]
+        if order.contingency in _GROUPS and gone:
+            oid = order.client_order_id
+            reason = f"linked order {gone[0]} ended at the restart"
+            canceled = OrderCanceled(oid, order.strategy_id, order.instrument_id, now, reason)
+            order.apply(canceled)
+            node.recorder.record(canceled, order.status)
+            report.canceled.append(oid)
+        elif order.status is OrderStatus.INITIALIZED:
+            held.append(order)
+        else:
+            place.append(order)
+    copies = [replacement(o) for o in place]
+    for order in place:
+        node.recorder.replacing[order.client_order_id] = order.status
+    node.execution.resume_list(copies, held)
+    # Counted as the risk checks counted the list: its entries, one leg per group; a
+    # bracket's exits never (they only shrink the position their entry opened).
+    counted: set[str] = set()
+    for copy in copies:
+        if copy.parent_order_id or counted.intersection(copy.linked_order_ids):
+            continue
+        node.risk.track(copy)
+        counted.add(copy.client_order_id)
+    report.replaced.extend(o.client_order_id for o in place)
+    for order in held:
+        target = report.replaced if order.status is OrderStatus.INITIALIZED else report.canceled
+        target.append(order.client_order_id)
 
 
 def _day(ts_ns: int) -> int:

@@ -334,10 +334,13 @@ class RecoveryReport:
     fills
         Stored fills replayed into the portfolio (each trade id once).
     replaced
-        Open orders placed again on the new paper venue, once each.
+        Open orders placed again on the new paper venue, once each, and bracket exits
+        still waiting for their entry, held again until it fills (never sent alone).
+        Orders of an order list (bracket, OCO/OUO group) are given back to the
+        execution engine together, linked as before the restart.
     resubmitted
         Orders stored but never handed to the engine (the node stopped between the
-        two), submitted now through the risk checks.
+        two), submitted now through the risk checks (an order list whole).
     canceled, expired, amends_lost
         Orders whose pending cancel was completed, DAY orders of an earlier day that
         expired, and orders whose in-flight amend was lost (the order works on

@@ -7,8 +7,8 @@ warms them up on the bars played) and play the rest. The orders and fills of the
 halves together must be those of one uninterrupted run on the same bars: same ids,
 prices, quantities and times (venue names aside, as in ``test_parity``).
 
-Brackets working at the crash do not match yet, for reasons of the node's recovery
-(not of the host): see ``_LOST_LINKS`` and ``_EXITS_SENT_ALONE`` (strict xfails).
+Brackets whose entry still waits at the crash do not match yet, for a reason of the
+test strategy (not of the node or the host): see ``_WAITING_NOT_WARMED`` (strict xfails).
 """
 
 from __future__ import annotations
@@ -226,27 +226,22 @@ async def test_brackets_resume_as_if_never_stopped_when_nothing_works_at_the_cra
     assert len(second.orders) >= 9 and len(second.fills) > len(first.fills)
 
 
-_LOST_LINKS = (
-    "node recovery places a working exit of a bracket again with a plain SubmitOrder, "
-    "so the execution engine no longer links it to its sibling: when the stop-loss "
-    "fills, the take-profit works on (the uninterrupted run cancels it at once)"
-)
-_EXITS_SENT_ALONE = (
-    "node recovery sends a bracket's exits that still wait for their entry "
-    "(stored INITIALIZED) on their own (RecoveryReport.resubmitted): they work "
-    "before the entry fills; and DipBracket's bar count of a waiting entry (an "
-    "attribute outside indicators and orders) comes back as the warm-up left it, "
-    "past its patience, so it cancels the entry at the first bar"
+_WAITING_NOT_WARMED = (
+    "DipBracket's bar count of a waiting entry (``_waiting``, an attribute outside "
+    "indicators and orders) comes back as the warm-up left it, past its patience, so "
+    "it cancels the entry at the first bar; with that count kept in orders the run "
+    "matches, once _key expects no placing at the restart for an exit still held "
+    "for its entry (it is released when the entry fills, not placed again)"
 )
 
 
 @pytest.mark.parametrize(
     ("seed", "crash"),
     [
-        pytest.param(5, 50, marks=pytest.mark.xfail(strict=True, reason=_LOST_LINKS)),
-        pytest.param(5, 120, marks=pytest.mark.xfail(strict=True, reason=_LOST_LINKS)),
-        pytest.param(11, 75, marks=pytest.mark.xfail(strict=True, reason=_EXITS_SENT_ALONE)),
-        pytest.param(11, 200, marks=pytest.mark.xfail(strict=True, reason=_EXITS_SENT_ALONE)),
+        (5, 50),
+        (5, 120),
+        pytest.param(11, 75, marks=pytest.mark.xfail(strict=True, reason=_WAITING_NOT_WARMED)),
+        pytest.param(11, 200, marks=pytest.mark.xfail(strict=True, reason=_WAITING_NOT_WARMED)),
     ],
 )
 async def test_brackets_working_at_the_crash_resume_as_if_never_stopped(
