@@ -179,12 +179,17 @@ class StrategyHost:
         ValueError
             If there is no strategy or the host started already.
         """
+        self._attach("start()")
+        await self.flush()
+
+    def _attach(self, how: str) -> None:
+        """Check the host may start, attach the strategies and call their ``on_start``."""
         if not self.node.running:
-            raise NodeNotRunningError("start the trading node before its StrategyHost")
+            raise NodeNotRunningError(f"start the trading node before the host's {how}")
         if self._started:
-            raise ValueError("a StrategyHost starts once")
+            raise ValueError("a StrategyHost starts once, by start() or by resume()")
         if not self.strategies:
-            raise ValueError("no strategy: add one with add_strategy() before start()")
+            raise ValueError(f"no strategy: add one with add_strategy() before {how}")
         self._started = True
         node = self.node
         for strategy in self.strategies:
@@ -192,7 +197,6 @@ class StrategyHost:
                 node.clock, node.bus, node.view, node.instruments, order_endpoint=HOST_ENDPOINT
             )
             _call(strategy, strategy.on_start, "on_start")
-        await self.flush()
 
     async def resume(self, warm_up: Iterable[Sequence[Bar]]) -> int | None:
         """Start again after a restart: warm the strategies up, then hand them the store's state.
@@ -238,22 +242,11 @@ class StrategyHost:
         a strategy reads the recovered (final) portfolio and its own dropped orders,
         so what it decides there is discarded; ``Strategy.on_data`` is not called.
         """
-        if not self.node.running:
-            raise NodeNotRunningError("start the trading node before resuming its StrategyHost")
-        if self._started:
-            raise ValueError("a StrategyHost starts once: resume() replaces start()")
-        if not self.strategies:
-            raise ValueError("no strategy: add one with add_strategy() before resume()")
         node = self.node
-        self._started = True
         self._warming = True
         last: int | None = None
         try:
-            for strategy in self.strategies:
-                strategy.attach(
-                    node.clock, node.bus, node.view, node.instruments, order_endpoint=HOST_ENDPOINT
-                )
-                _call(strategy, strategy.on_start, "on_start")
+            self._attach("resume()")
             for moment in warm_up:
                 bars = tuple(moment)
                 self._check_warm_up(bars, last)
