@@ -195,7 +195,9 @@ class ExecutionEngine:
             if not order.parent_order_id and order.status is OrderStatus.INITIALIZED:
                 self._send_order(order)
 
-    def resume_list(self, place: Sequence[Order], hold: Sequence[Order] = ()) -> None:
+    def resume_list(
+        self, place: Sequence[Order], hold: Sequence[Order] = (), ended: Sequence[Order] = ()
+    ) -> None:
         """Take back the open orders of one order list after a restart, linked as before.
 
         Parameters
@@ -204,46 +206,75 @@ class ExecutionEngine:
             The list's working orders, as copies to place again on the venue: each is
             INITIALIZED but keeps what it has done (fills, amends), and is submitted now.
         hold
-            Bracket exits still waiting for their entry (INITIALIZED, never sent): held
-            again, unsent, until their entry (one of ``place``) fills.
+            Bracket exits stored waiting for their entry (INITIALIZED, never sent). Held
+            again, unsent, until their entry (one of ``place``) fills; released now if
+            it had filled already.
+        ended
+            Entries of ``hold`` that ended before (or at) the restart, as their stored
+            history left them: known again, never sent.
 
         Raises
         ------
         InvalidOrderError
-            If an order's client id is known already, an order is not INITIALIZED, or
-            one of ``hold`` has no parent (nothing is taken back).
+            If an order's client id is known already, an order of ``place`` or ``hold``
+            is not INITIALIZED, one of ``hold`` has no parent, or one of ``ended`` has
+            not ended (nothing is taken back).
 
         Notes
         -----
         Every order is known and linked before any is placed, so a fill at placing
         acts on the others (cancels an OCO leg, releases held exits) as it would have
-        before the restart. A held exit whose entry is not among ``place`` (it ended
-        before the restart) is cancelled, never sent on its own.
+        before the restart. A held exit whose entry had filled (the node stopped
+        between storing the fill and the exits' release) is released as the fill
+        released it: sized to what the entry filled, linked to its sibling, and
+        following the entry's later fills. A held exit whose entry ended with nothing
+        filled, or is not given, is cancelled, never sent.
         """
-        for order in (*place, *hold):
+        for order in (*place, *hold, *ended):
             oid = order.client_order_id
             if oid in self._orders:
                 msg = f"resumed order {oid}: client order id is known already"
                 raise InvalidOrderError(msg)
-            if order.status is not OrderStatus.INITIALIZED:
-                msg = f"resumed order {oid} is {order.status.value}, not INITIALIZED"
+        for order in (*place, *hold):
+            oid, status = order.client_order_id, order.status
+            if status is not OrderStatus.INITIALIZED:
+                msg = f"resumed order {oid} is {status.value}, not INITIALIZED"
                 raise InvalidOrderError(msg)
         for order in hold:
             if not order.parent_order_id:
                 msg = f"held order {order.client_order_id} has no parent to wait for"
                 raise InvalidOrderError(msg)
+        for order in ended:
+            if not order.is_closed:
+                msg = f"ended order {order.client_order_id} is {order.status.value}, not ended"
+                raise InvalidOrderError(msg)
         for order in (*place, *hold):
             self._orders[order.client_order_id] = order
             self._linked[order.client_order_id] = order
-        placing = {o.client_order_id for o in place}
+        for order in ended:
+            # Known for its exits' sizing; not linked, since it can change nothing now.
+            self._orders[order.client_order_id] = order
+        parents = {o.client_order_id: o for o in (*place, *ended)}
         for order in hold:
-            if order.parent_order_id not in placing:
+            parent = parents.get(order.parent_order_id)
+            if parent is None:
                 reason = f"parent {order.parent_order_id} ended before the restart"
+                self._cancel_held(order, reason)
+            elif parent.is_closed and parent.filled_qty <= 0:
+                reason = (
+                    f"parent {order.parent_order_id} ended before the restart with nothing filled"
+                )
                 self._cancel_held(order, reason)
         for order in place:
             # Re-read the status: placing an earlier order may have ended this one.
             if order.status is OrderStatus.INITIALIZED:
                 self._send_order(order)
+        # Placed first, so a bracket whose released exits end at once cancels the rest
+        # of its working entry, as it would have before the restart.
+        for order in hold:
+            parent = parents.get(order.parent_order_id)
+            if parent is not None and parent.filled_qty > 0:
+                self._release_children(parent, [order])
 
     def _cancel_all(self, command: CancelAllOrders) -> None:
         for order in self.open_orders(command.strategy_id):

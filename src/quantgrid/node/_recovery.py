@@ -44,6 +44,8 @@ from quantgrid.node._views import RecoveryReport
 from quantgrid.risk import RISK_ENDPOINT
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from quantgrid.node._node import TradingNode
 
 _log = logging.getLogger("quantgrid.node")
@@ -82,6 +84,9 @@ class StoredState:
         Every stored fill, by time then trade id.
     open_orders
         Orders in ``OPEN_STATUSES``, with their decoded histories, by ``ts_init``.
+    ended_entries
+        The entries, ended before the restart, of bracket exits stored waiting (among
+        ``open_orders``), with their decoded histories, by client order id.
     positions
         The stored position snapshots of the account.
     """
@@ -91,6 +96,7 @@ class StoredState:
     balance: Decimal = Decimal(0)
     fills: list[FillRecord] = field(default_factory=list)
     open_orders: list[tuple[StoredOrder, list[OrderEvent]]] = field(default_factory=list)
+    ended_entries: dict[str, tuple[StoredOrder, list[OrderEvent]]] = field(default_factory=dict)
     positions: list[PositionRecord] = field(default_factory=list)
 
 
@@ -100,7 +106,7 @@ def load_state(store: Store, account_id: str, currency: str) -> StoredState:
     Notes
     -----
     Pages through the listings (1,000 rows a call), so it takes one call per page
-    plus one per open order (its history).
+    plus one per open order (its history), and two per ended entry of a waiting exit.
     """
     state = StoredState()
     movements: list[AccountEventRecord] = store.account_events(account_id)
@@ -123,6 +129,21 @@ def load_state(store: Store, account_id: str, currency: str) -> StoredState:
         after = orders.next_cursor
         if after is None:
             break
+    # An exit waiting for an entry that is not open: whether the entry filled before it
+    # ended decides whether the exit is released or cancelled.
+    open_ids = {stored.order.client_order_id for stored, _ in state.open_orders}
+    for stored, _ in state.open_orders:
+        parent_id = stored.order.parent_order_id
+        if (
+            stored.status is OrderStatus.INITIALIZED
+            and parent_id
+            and parent_id not in open_ids
+            and parent_id not in state.ended_entries
+        ):
+            parent = store.get_order(parent_id)
+            if parent is not None:
+                events = [e.decode() for e in store.order_events(parent_id)]
+                state.ended_entries[parent_id] = (parent, events)
     state.positions = store.positions(account_id)
     return state
 
@@ -291,8 +312,15 @@ def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> Recovery
     # taken back whole where its first open order stood.
     steps: list[Order | str] = []
     lists: dict[str, _OrderList] = {}
-    ended: set[str] = set()
+    ended: dict[str, Order] = {}  # ended at the restart
     recorder = node.recorder
+    entries: dict[str, Order] = {}  # ended before the restart, with exits waiting
+    for oid, (stored, events) in state.ended_entries.items():
+        try:
+            entries[oid] = rebuild_order(stored, events)
+        except InvalidStateTransitionError as error:
+            # Its waiting exits are cancelled, as for an entry the store does not hold.
+            _log.error("entry %s of waiting exits cannot be rebuilt: %s", oid, error)
     for stored, events in state.open_orders:
         oid = stored.order.client_order_id
         try:
@@ -319,7 +347,7 @@ def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> Recovery
         if ending is not None:
             order.apply(ending)
             recorder.record(ending, order.status)
-            ended.add(oid)
+            ended[oid] = order
             continue
         if status is OrderStatus.PENDING_UPDATE:
             lost = OrderModifyRejected(
@@ -337,9 +365,10 @@ def _pick_up_orders(node: TradingNode, state: StoredState, now: int) -> Recovery
             linked.place.append(order)
         else:
             steps.append(order)
+    entries.update(ended)
     for step in steps:
         if isinstance(step, str):
-            _resume_list(node, step, lists[step], ended, now, report)
+            _resume_list(node, step, lists[step], ended, entries, now, report)
         elif step.status is OrderStatus.INITIALIZED:
             # Stored, never checked or sent, never acknowledged: a retry of the request
             # finds it, so it is worked now, through the risk checks like any order.
@@ -393,14 +422,19 @@ def _resume_list(
     node: TradingNode,
     list_id: str,
     linked: _OrderList,
-    ended: set[str],
+    ended: Mapping[str, Order],
+    entries: Mapping[str, Order],
     now: int,
     report: _Outcome,
 ) -> None:
     """Give the execution engine back the open orders of one list, links and all.
 
     Working orders are placed again and exits waiting for their entry are held again
-    (``ExecutionEngine.resume_list``); an exit whose entry ended is cancelled there.
+    (``ExecutionEngine.resume_list``). An exit whose entry had filled (the node stopped
+    between storing the fill and the exits' release) is released there, for what the
+    entry filled; one whose entry ended with nothing filled is cancelled there.
+    ``ended`` holds the orders that ended at the restart; ``entries`` the entries that
+    ended before or at it, by client order id.
     """
     if any(not o.parent_order_id for o in linked.unsent):
         # An entry (or an OCO leg) stored but never sent: the list never reached the
@@ -433,7 +467,13 @@ def _resume_list(
     copies = [replacement(o) for o in place]
     for order in place:
         node.recorder.replacing[order.client_order_id] = order.status
-    node.execution.resume_list(copies, held)
+    placing = {o.client_order_id for o in place}
+    gone_entries = {
+        o.parent_order_id: entries[o.parent_order_id]
+        for o in held
+        if o.parent_order_id not in placing and o.parent_order_id in entries
+    }
+    node.execution.resume_list(copies, held, list(gone_entries.values()))
     # Counted as the risk checks counted the list: its entries, one leg per group; a
     # bracket's exits never (they only shrink the position their entry opened).
     counted: set[str] = set()
@@ -444,7 +484,8 @@ def _resume_list(
         counted.add(copy.client_order_id)
     report.replaced.extend(o.client_order_id for o in place)
     for order in held:
-        target = report.replaced if order.status is OrderStatus.INITIALIZED else report.canceled
+        # Held again, or released (its entry had filled): both count as taken back.
+        target = report.canceled if order.status is OrderStatus.CANCELED else report.replaced
         target.append(order.client_order_id)
 
 

@@ -335,7 +335,8 @@ class RecoveryReport:
         Stored fills replayed into the portfolio (each trade id once).
     replaced
         Open orders placed again on the new paper venue, once each, and bracket exits
-        still waiting for their entry, held again until it fills (never sent alone).
+        still waiting for their entry, held again until it fills (never sent alone), or
+        released now for what it filled if it had filled before the restart.
         Orders of an order list (bracket, OCO/OUO group) are given back to the
         execution engine together, linked as before the restart.
     resubmitted

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from quantgrid.core import MessageBus, TestClock
@@ -9,8 +11,10 @@ from quantgrid.execution import ExecutionEngine, link_bracket
 from quantgrid.model import (
     InvalidOrderError,
     LiquiditySide,
+    ModifyOrder,
     Order,
     OrderAccepted,
+    OrderCanceled,
     OrderFilled,
     OrderSide,
     OrderStatus,
@@ -85,3 +89,72 @@ def test_a_held_order_without_a_parent_is_refused() -> None:
     entry, _stop, _target = _bracket()
     with pytest.raises(InvalidOrderError, match="held order E has no parent"):
         engine.resume_list([], [entry])
+
+
+def _fill(oid: str, trade_id: str, quantity: float) -> OrderFilled:
+    return OrderFilled(
+        oid, "S", "X", 3, trade_id, OrderSide.BUY, quantity, 100.0, 0.0, LiquiditySide.MAKER, "USD"
+    )
+
+
+def test_held_exits_of_an_entry_that_filled_are_released_for_its_fill() -> None:
+    engine, sent = _engine()
+    entry, stop, target = _bracket()
+    entry.apply(OrderSubmitted("E", "S", "X", 1))
+    entry.apply(_fill("E", "T-1", 4.0))
+    entry.apply(OrderCanceled("E", "S", "X", 4, "canceled on request"))
+    engine.resume_list([], [stop, target], [entry])
+    assert [type(c).__name__ for c in sent] == ["SubmitOrder", "SubmitOrder"]
+    assert (stop.status, target.status) == (OrderStatus.SUBMITTED, OrderStatus.SUBMITTED)
+    assert (stop.quantity, target.quantity) == (4.0, 4.0)
+    assert engine.order("E") is entry  # known again, never sent
+    engine.process(OrderAccepted("TP", "S", "X", 5, "V-TP"))
+    engine.process(OrderAccepted("SL", "S", "X", 5, "V-SL"))
+    engine.process(
+        OrderFilled(
+            "TP", "S", "X", 6, "T-2", OrderSide.SELL, 4.0, 105.0, 0.0, LiquiditySide.MAKER, "USD"
+        )
+    )
+    assert stop.status is OrderStatus.PENDING_CANCEL  # linked: the take-profit ends it
+
+
+def test_held_exits_of_a_partly_filled_working_entry_are_released_and_follow_it() -> None:
+    engine, sent = _engine()
+    entry, stop, target = _bracket()
+    entry.apply(OrderSubmitted("E", "S", "X", 1))
+    entry.apply(_fill("E", "T-1", 4.0))
+    copy = replace(entry, status=OrderStatus.INITIALIZED, events=list(entry.events))
+    engine.resume_list([copy], [stop, target])
+    assert [type(c).__name__ for c in sent] == ["SubmitOrder"] * 3
+    assert (stop.quantity, target.quantity) == (4.0, 4.0)
+    assert copy.leaves_qty == 6.0
+    engine.process(OrderAccepted("E", "S", "X", 2, "V-E"))
+    engine.process(OrderAccepted("SL", "S", "X", 2, "V-SL"))
+    engine.process(OrderAccepted("TP", "S", "X", 2, "V-TP"))
+    engine.process(_fill("E", "T-2", 6.0))  # the rest of the entry fills
+    modifies = [c for c in sent if isinstance(c, ModifyOrder)]
+    assert sorted((m.client_order_id, m.quantity) for m in modifies) == [
+        ("SL", 10.0),
+        ("TP", 10.0),
+    ]
+
+
+def test_held_exits_of_an_entry_ended_with_nothing_filled_are_cancelled_unsent() -> None:
+    engine, sent = _engine()
+    entry, stop, target = _bracket()
+    entry.apply(OrderSubmitted("E", "S", "X", 1))
+    entry.apply(OrderCanceled("E", "S", "X", 2, "canceled on request"))
+    engine.resume_list([], [stop, target], [entry])
+    assert sent == []
+    assert (stop.status, target.status) == (OrderStatus.CANCELED, OrderStatus.CANCELED)
+    assert "with nothing filled" in stop.events[-1].reason  # type: ignore[attr-defined]
+
+
+def test_an_ended_order_that_has_not_ended_is_refused() -> None:
+    engine, sent = _engine()
+    entry, stop, target = _bracket()
+    entry.apply(OrderSubmitted("E", "S", "X", 1))
+    with pytest.raises(InvalidOrderError, match="ended order E is SUBMITTED, not ended"):
+        engine.resume_list([], [stop, target], [entry])
+    assert sent == []
+    assert engine.order("SL") is None

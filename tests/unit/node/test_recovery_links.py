@@ -16,7 +16,10 @@ from quantgrid.adapters.storage import OrderRecord, SqliteStore, Store
 from quantgrid.core import TestClock
 from quantgrid.execution import link_bracket, link_group
 from quantgrid.model import (
+    LiquiditySide,
     Order,
+    OrderCanceled,
+    OrderFilled,
     OrderPendingCancel,
     OrderSide,
     OrderStatus,
@@ -240,3 +243,144 @@ async def test_a_list_stored_but_never_sent_is_sent_whole_through_the_risk_check
         assert _working(node) == [ENTRY]
         node.on_trade(trade(node.clock, 99.5, 10))
         assert _working(node) == [STOP, TARGET]
+
+
+def _entry_fill(quantity: float) -> OrderFilled:
+    """Return a fill of the bracket's entry at its limit price, made before the restart."""
+    return OrderFilled(
+        ENTRY,
+        "dip",
+        "AAPL",
+        START_NS + MS,
+        "lost-release",
+        OrderSide.BUY,
+        quantity,
+        99.5,
+        0.0,
+        LiquiditySide.MAKER,
+        "USD",
+    )
+
+
+async def _store_waiting_bracket(store: Store) -> None:
+    """Store a bracket whose entry works and whose exits wait (as sent in a first run)."""
+    async with running_node(store, session_id="one") as node:
+        node.on_quote(quote(node.clock))
+        await _send_list(node, "bracket-1", _bracket())
+        assert _working(node) == [ENTRY]
+
+
+def _quantities(node: TradingNode, *oids: str) -> list[float | None]:
+    orders = [node.execution.order(oid) for oid in oids]
+    return [None if o is None else o.quantity for o in orders]
+
+
+async def test_exits_of_an_entry_that_filled_before_the_restart_are_released_linked(
+    store: Store,
+) -> None:
+    await _store_waiting_bracket(store)
+    # The entry's fill was stored, but the node died before the exits' release was.
+    store.append_order_event(_entry_fill(10), OrderStatus.FILLED)
+    assert [_status(store, oid) for oid in (STOP, TARGET)] == [OrderStatus.INITIALIZED] * 2
+
+    async with running_node(store, clock=_restart_clock(), session_id="two") as node:
+        assert sorted(node.recovery.replaced) == [STOP, TARGET]
+        assert node.recovery.canceled == ()
+        assert _working(node) == [STOP, TARGET]
+        assert _quantities(node, STOP, TARGET) == [10, 10]
+        assert node.portfolio.position_quantity("AAPL") == 10
+    assert _submissions(store, *BRACKET) == dict.fromkeys(BRACKET, 1)
+
+    # A second restart finds the exits stored as sent: placed again, never sent twice.
+    async with running_node(store, clock=_restart_clock(), session_id="three") as node:
+        assert sorted(node.recovery.replaced) == [STOP, TARGET]
+        assert _working(node) == [STOP, TARGET]
+        node.on_trade(trade(node.clock, 101.0, 10))  # the take-profit fills
+        await node.writer.barrier()
+        assert _working(node) == []
+        stop = node.execution.order(STOP)
+        assert stop is not None and stop.status is OrderStatus.CANCELED
+        assert node.portfolio.position_quantity("AAPL") == 0
+    assert [_status(store, oid) for oid in BRACKET] == [
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.FILLED,
+    ]
+    assert _submissions(store, *BRACKET) == dict.fromkeys(BRACKET, 1)
+
+
+async def test_released_exits_protect_the_position_they_were_released_for(store: Store) -> None:
+    await _store_waiting_bracket(store)
+    store.append_order_event(_entry_fill(10), OrderStatus.FILLED)
+
+    async with running_node(store, clock=_restart_clock(), session_id="two") as node:
+        node.on_quote(quote(node.clock, bid=97.0, ask=97.02))  # through the stop-loss
+        await node.writer.barrier()
+        assert _working(node) == []
+        assert node.portfolio.position_quantity("AAPL") == 0
+    assert (_status(store, STOP), _status(store, TARGET)) == (
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+    )
+
+
+async def test_exits_of_a_partly_filled_entry_are_released_for_the_fill_and_follow_it(
+    store: Store,
+) -> None:
+    await _store_waiting_bracket(store)
+    store.append_order_event(_entry_fill(4), OrderStatus.PARTIALLY_FILLED)
+
+    async with running_node(store, clock=_restart_clock(), session_id="two") as node:
+        assert sorted(node.recovery.replaced) == sorted(BRACKET)
+        assert _working(node) == sorted(BRACKET)
+        assert _quantities(node, STOP, TARGET) == [4, 4]
+        entry = node.execution.order(ENTRY)
+        assert entry is not None and entry.leaves_qty == 6  # the rest still works
+        assert node.portfolio.position_quantity("AAPL") == 4
+    assert _submissions(store, *BRACKET) == dict.fromkeys(BRACKET, 1)
+
+    async with running_node(store, clock=_restart_clock(), session_id="three") as node:
+        assert _working(node) == sorted(BRACKET)
+        assert _quantities(node, STOP, TARGET) == [4, 4]
+        node.on_trade(trade(node.clock, 99.5, 6))  # the rest of the entry fills
+        await node.writer.barrier()
+        assert _working(node) == [STOP, TARGET]
+        assert _quantities(node, STOP, TARGET) == [10, 10]  # the exits grew with it
+        node.on_trade(trade(node.clock, 101.0, 10))
+        await node.writer.barrier()
+        assert _working(node) == []
+        assert node.portfolio.position_quantity("AAPL") == 0
+    assert [_status(store, oid) for oid in BRACKET] == [
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.FILLED,
+    ]
+    assert _submissions(store, *BRACKET) == dict.fromkeys(BRACKET, 1)
+
+
+@pytest.mark.parametrize("cancel_pending_at_restart", [False, True])
+async def test_exits_of_an_entry_cancelled_after_a_partial_fill_close_that_fill(
+    store: Store, cancel_pending_at_restart: bool
+) -> None:
+    await _store_waiting_bracket(store)
+    store.append_order_event(_entry_fill(4), OrderStatus.PARTIALLY_FILLED)
+    if cancel_pending_at_restart:
+        pending = OrderPendingCancel(ENTRY, "dip", "AAPL", START_NS + 2 * MS)
+        store.append_order_event(pending, OrderStatus.PENDING_CANCEL)
+    else:
+        canceled = OrderCanceled(ENTRY, "dip", "AAPL", START_NS + 2 * MS, "canceled on request")
+        store.append_order_event(canceled, OrderStatus.CANCELED)
+
+    async with running_node(store, clock=_restart_clock(), session_id="two") as node:
+        assert _working(node) == [STOP, TARGET]
+        assert _quantities(node, STOP, TARGET) == [4, 4]
+        node.on_trade(trade(node.clock, 101.0, 4))
+        await node.writer.barrier()
+        assert _working(node) == []
+        assert node.portfolio.position_quantity("AAPL") == 0
+    assert [_status(store, oid) for oid in BRACKET] == [
+        OrderStatus.CANCELED,
+        OrderStatus.CANCELED,
+        OrderStatus.FILLED,
+    ]
+    assert _submissions(store, STOP, TARGET) == {STOP: 1, TARGET: 1}
