@@ -25,7 +25,13 @@ from quantgrid.adapters.storage import JobRunStore, PredictionStore
 from quantgrid.core import LiveClock
 from quantgrid.ml import FeatureFrame, FeatureSet, default_feature_set
 from quantgrid.model import FloatArray
-from quantgrid.runtime._ml_jobs import DecayCheck, PredictionCycle, Retrainer, RetrainPolicy
+from quantgrid.runtime._ml_jobs import (
+    DecayCheck,
+    PredictionCycle,
+    Retrainer,
+    RetrainPolicy,
+    recent_bars,
+)
 from quantgrid.scheduler import (
     ALWAYS_OPEN,
     XNYS,
@@ -184,9 +190,11 @@ class MlJobs:
         end = now - window * self.settings.ml_timeframe.nanos
         feature_set = default_feature_set()
         for instrument in self._instruments:
-            start = end - (window + feature_set.warmup) * self.settings.ml_timeframe.nanos
+            timeframe = self.settings.ml_timeframe
             try:
-                bars = await self._source.ohlcv(instrument, start, end, self.settings.ml_timeframe)
+                bars = await recent_bars(
+                    self._source, instrument, end, timeframe, window + feature_set.warmup
+                )
                 frame = feature_set.compute(bars)
             except Exception as error:  # a reference is optional; the rest still runs
                 _log.warning("drift reference: no bars for %s: %s", instrument, error)

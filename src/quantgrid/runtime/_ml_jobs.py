@@ -32,7 +32,7 @@ from quantgrid.ml import (
     train_on_bars,
 )
 from quantgrid.model import BarSeries
-from quantgrid.services.evaluation import DriftResult
+from quantgrid.services.evaluation import DriftResult, fetch_bars
 from quantgrid.services.ml import ModelServer
 
 _log = logging.getLogger("quantgrid.runtime.ml")
@@ -45,11 +45,12 @@ _log = logging.getLogger("quantgrid.runtime.ml")
 LOOKBACK_PER_WARMUP_BAR = 10
 
 
-async def _recent_bars(
+async def recent_bars(
     source: MarketDataSource, instrument: str, end_ns: int, timeframe: Timeframe, bars: int
 ) -> BarSeries:
-    start = end_ns - (bars + 1) * timeframe.seconds * NANOS_PER_SECOND
-    return await source.ohlcv(instrument, start, end_ns, timeframe)
+    """Return the bars of the ``bars`` bar lengths up to ``end_ns``, paged (``fetch_bars``)."""
+    start = end_ns - (bars + 1) * timeframe.nanos
+    return await fetch_bars(source, instrument, start, end_ns, timeframe, chunk=1000)
 
 
 class PredictionCycle:
@@ -131,7 +132,7 @@ class PredictionCycle:
     ) -> Prediction | str:
         lookback = LOOKBACK_PER_WARMUP_BAR * (feature_set.warmup + 1)
         try:
-            bars = await _recent_bars(self._source, instrument, slot_ns, self._timeframe, lookback)
+            bars = await recent_bars(self._source, instrument, slot_ns, self._timeframe, lookback)
         except Exception as error:  # one instrument's outage must not stop the others
             _log.warning("predict: no bars for %s: %s", instrument, error)
             return "source error"
@@ -244,7 +245,7 @@ class Retrainer:
             bars = {}
             count = int(self._policy.window_s // self._timeframe.seconds)
             for instrument in self._instruments:
-                bars[instrument] = await _recent_bars(
+                bars[instrument] = await recent_bars(
                     self._source, instrument, now, self._timeframe, count
                 )
             # The candidate answers the production version's question: a model without

@@ -17,6 +17,7 @@ from quantgrid.services.evaluation._app import (
     evaluation_router,
     parse_instant,
 )
+from quantgrid.services.evaluation._bars import fetch_bars
 from quantgrid.services.evaluation._drift import (
     DriftCheck,
     DriftCheckError,
@@ -82,5 +83,6 @@ __all__ = [
     "create_app",
     "evaluation_job",
     "evaluation_router",
+    "fetch_bars",
     "parse_instant",
 ]

@@ -60,6 +60,7 @@ PUBLIC = (
     "create_app",
     "evaluation_job",
     "evaluation_router",
+    "fetch_bars",
     "parse_instant",
 )
 READS = (
