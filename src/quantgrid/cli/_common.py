@@ -110,8 +110,8 @@ def progress_bar(total: int, enabled: bool, label: str) -> Iterator[ProgressCall
     ) as bar:
         task = bar.add_task(label, total=total)
 
-        def advance(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
         yield advance
 

@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from quantgrid.cli._common import fail, load_data, out, progress_bar, user_errors
+from quantgrid.ml._pipeline import LABELINGS
+from quantgrid.ml._validation import HOLDOUT_EMBARGO, HOLDOUT_FRACTION
 
 if TYPE_CHECKING:
     from quantgrid.adapters.registry import MlflowRegistry
@@ -37,7 +39,6 @@ DEFAULT_REGISTRY = Path("results/mlflow")
 DEFAULT_INSTRUMENTS = 2
 DEFAULT_BARS = 5_000
 KINDS = ("lightgbm", "logistic")
-LABELINGS = ("fixed", "triple_barrier")
 STAGES = ("staging", "production")
 # The approval policy's thresholds by the options that set them, for messages.
 _POLICY_OPTIONS = {
@@ -48,10 +49,6 @@ _POLICY_OPTIONS = {
     "min_balanced_accuracy": "--min-balanced-accuracy",
     "min_samples": "--min-samples",
 }
-#: Purged k-fold embargo: 1 % of the samples after each test fold.
-EMBARGO = 0.01
-#: Share of the rows, the latest, that tuning never sees and the figures are made on.
-HOLDOUT = 0.2
 # The cross-validated figures a tuned run records as parameters, for comparison.
 _CV_LINEAGE = ("roc_auc", "accuracy", "accuracy_margin", "log_loss", "n_samples")
 _FLOOR_HELP = "Default, and the loosest allowed: the floor in "
@@ -102,7 +99,7 @@ def train(
             help="With --tune: the share of the rows, the latest, that tuning never sees; "
             "the figures recorded are the tuned model's forecasts of them."
         ),
-    ] = HOLDOUT,
+    ] = HOLDOUT_FRACTION,
 ) -> None:
     """Train a direction model on bars and register it as a new version (stage none).
 
@@ -122,12 +119,12 @@ def train(
 
         check_model_name(model)  # before training: a bad name should not cost a run
         series, source = _training_bars(data, instruments, bars, seed)
-        steps = (tune + 1) * folds + 1
-        with progress_bar(steps, True, "training") as progress:
+        # train_on_bars reports its own total of steps with each one.
+        with progress_bar(1, True, "training") as progress:
             result, dataset = train_on_bars(
                 series,
                 spec=ModelSpec(cast("ModelKind", kind), seed=seed),
-                cv=PurgedKFold(n_splits=folds, embargo=EMBARGO),
+                cv=PurgedKFold(n_splits=folds, embargo=HOLDOUT_EMBARGO),
                 horizon=horizon,
                 labeling=cast("Labeling", labeling),
                 threshold=threshold,

@@ -38,16 +38,11 @@ from quantgrid.indicators import (
     rsi,
     zscore,
 )
+from quantgrid.indicators._checks import check_period
 from quantgrid.ml._features import Feature, FeatureSet, FeatureState
 from quantgrid.model import Bar, BarSeries, FloatArray
 
 _NAN = math.nan
-
-
-def _check_int(feature: str, name: str, value: int, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        msg = f"{feature}: {name} must be a whole number >= {minimum}, got {value!r}"
-        raise ValueError(msg)
 
 
 def _check_longer(feature: str, short: tuple[str, int], long: tuple[str, int]) -> None:
@@ -103,7 +98,7 @@ class LogReturn(Feature):
     bars: int = 1
 
     def __post_init__(self) -> None:
-        _check_int("LogReturn", "bars", self.bars, 1)
+        check_period("LogReturn", self.bars, name="bars", minimum=1)
 
     @property
     def warmup(self) -> int:
@@ -136,7 +131,7 @@ class RealizedVol(Feature):
     period: int = 20
 
     def __post_init__(self) -> None:
-        _check_int("RealizedVol", "period", self.period, 2)
+        check_period("RealizedVol", self.period, name="period", minimum=2)
 
     @property
     def warmup(self) -> int:
@@ -175,8 +170,8 @@ class VolatilityRatio(Feature):
     long_period: int = 50
 
     def __post_init__(self) -> None:
-        _check_int("VolatilityRatio", "short_period", self.short_period, 2)
-        _check_int("VolatilityRatio", "long_period", self.long_period, 2)
+        check_period("VolatilityRatio", self.short_period, name="short_period", minimum=2)
+        check_period("VolatilityRatio", self.long_period, name="long_period", minimum=2)
         _check_longer(
             "VolatilityRatio",
             ("short_period", self.short_period),
@@ -215,7 +210,7 @@ class NormalizedATR(Feature):
     period: int = 14
 
     def __post_init__(self) -> None:
-        _check_int("NormalizedATR", "period", self.period, 1)
+        check_period("NormalizedATR", self.period, name="period", minimum=1)
 
     @property
     def warmup(self) -> int:
@@ -249,7 +244,7 @@ class RelativeStrengthIndex(Feature):
     period: int = 14
 
     def __post_init__(self) -> None:
-        _check_int("RelativeStrengthIndex", "period", self.period, 1)
+        check_period("RelativeStrengthIndex", self.period, name="period", minimum=1)
 
     @property
     def warmup(self) -> int:
@@ -282,7 +277,7 @@ class CloseZScore(Feature):
     period: int = 20
 
     def __post_init__(self) -> None:
-        _check_int("CloseZScore", "period", self.period, 2)
+        check_period("CloseZScore", self.period, name="period", minimum=2)
 
     @property
     def warmup(self) -> int:
@@ -315,7 +310,7 @@ class VolumeZScore(Feature):
     period: int = 20
 
     def __post_init__(self) -> None:
-        _check_int("VolumeZScore", "period", self.period, 2)
+        check_period("VolumeZScore", self.period, name="period", minimum=2)
 
     @property
     def warmup(self) -> int:
@@ -350,9 +345,9 @@ class MACDHistogram(Feature):
     signal_period: int = 9
 
     def __post_init__(self) -> None:
-        _check_int("MACDHistogram", "fast_period", self.fast_period, 2)
-        _check_int("MACDHistogram", "slow_period", self.slow_period, 2)
-        _check_int("MACDHistogram", "signal_period", self.signal_period, 1)
+        check_period("MACDHistogram", self.fast_period, name="fast_period", minimum=2)
+        check_period("MACDHistogram", self.slow_period, name="slow_period", minimum=2)
+        check_period("MACDHistogram", self.signal_period, name="signal_period", minimum=1)
         _check_longer(
             "MACDHistogram", ("fast_period", self.fast_period), ("slow_period", self.slow_period)
         )
@@ -394,7 +389,7 @@ class BollingerPercentB(Feature):
     nbdev: float = 2.0
 
     def __post_init__(self) -> None:
-        _check_int("BollingerPercentB", "period", self.period, 2)
+        check_period("BollingerPercentB", self.period, name="period", minimum=2)
         if (
             isinstance(self.nbdev, bool)
             or not isinstance(self.nbdev, int | float)
@@ -445,8 +440,8 @@ class EMADistance(Feature):
     vol_period: int = 20
 
     def __post_init__(self) -> None:
-        _check_int("EMADistance", "period", self.period, 1)
-        _check_int("EMADistance", "vol_period", self.vol_period, 2)
+        check_period("EMADistance", self.period, name="period", minimum=1)
+        check_period("EMADistance", self.vol_period, name="vol_period", minimum=2)
 
     @property
     def warmup(self) -> int:
@@ -482,7 +477,7 @@ class AverageDirectionalIndex(Feature):
     period: int = 14
 
     def __post_init__(self) -> None:
-        _check_int("AverageDirectionalIndex", "period", self.period, 2)
+        check_period("AverageDirectionalIndex", self.period, name="period", minimum=2)
 
     @property
     def warmup(self) -> int:
@@ -518,7 +513,7 @@ class Choppiness(Feature):
     period: int = 14
 
     def __post_init__(self) -> None:
-        _check_int("Choppiness", "period", self.period, 2)
+        check_period("Choppiness", self.period, name="period", minimum=2)
 
     @property
     def warmup(self) -> int:

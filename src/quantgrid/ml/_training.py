@@ -30,6 +30,8 @@ from quantgrid.ml._model import (
 )
 from quantgrid.ml._scoring import OutOfSampleMetrics, score_forecasts
 from quantgrid.ml._validation import (
+    HOLDOUT_EMBARGO,
+    HOLDOUT_FRACTION,
     CrossValidator,
     IndexArray,
     PurgedKFold,
@@ -38,10 +40,6 @@ from quantgrid.ml._validation import (
 )
 
 BoolArray = npt.NDArray[np.bool_]
-#: Share of the rows, the latest, held out of tuning by default.
-HOLDOUT_FRACTION = 0.2
-#: Rows left out just before the held-out block by default: 1 % of all rows.
-HOLDOUT_EMBARGO = 0.01
 
 
 @dataclass(frozen=True, slots=True)

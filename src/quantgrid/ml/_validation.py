@@ -27,6 +27,13 @@ IndexArray = npt.NDArray[np.int64]
 Fold = tuple[IndexArray, IndexArray]
 
 
+#: Share of the rows, the latest, held out of tuning by default.
+HOLDOUT_FRACTION = 0.2
+#: Rows left out just before the held-out block by default: 1 % of all rows; also the
+#: purged k-fold embargo the training commands use.
+HOLDOUT_EMBARGO = 0.01
+
+
 class CrossValidator(Protocol):
     """Anything that splits time-stamped samples into (train, test) index pairs."""
 

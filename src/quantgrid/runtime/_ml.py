@@ -243,9 +243,7 @@ class MlJobs:
                 clock=self._clock.timestamp_ns,
             )
             if settings.retrain_check_interval_s > 0:
-                check = DecayCheck(
-                    self._registry, self._store, retrainer, clock=self._clock.timestamp_ns
-                )
+                check = DecayCheck(self._registry, self._store, retrainer)
                 jobs.append(
                     RecurringJob(
                         "retrain-check", every(settings.retrain_check_interval_s), check.run

@@ -298,13 +298,10 @@ class DecayCheck:
         registry: ModelRegistry,
         store: PredictionStore,
         retrainer: Retrainer,
-        *,
-        clock: Callable[[], int],
     ) -> None:
         self._registry = registry
         self._store = store
         self._retrainer = retrainer
-        self._clock = clock
 
     async def run(self, slot_ns: int) -> str:
         """Judge each production version's recent hit rate; return a summary line."""

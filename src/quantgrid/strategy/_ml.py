@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -23,11 +22,12 @@ from pydantic import Field, field_validator
 
 from quantgrid.ml import Direction, FeatureSet, FeatureStream, Horizon, Prediction
 from quantgrid.ml import default_feature_set as _default_feature_set
+from quantgrid.ml._predictions import check_time_zone
 from quantgrid.model import Bar, FloatArray
 from quantgrid.strategy._base import Strategy, StrategyParameterError, StrategyParams
 
 if TYPE_CHECKING:
-    from quantgrid.ml import ModelVersionInfo, TrainedModel
+    from quantgrid.ml import TrainedModel
 
 # The direction each model class calls.
 _DIRECTION_OF_CLASS: Mapping[int, Direction] = {
@@ -103,11 +103,6 @@ class ModelPredictor:
             msg = f"ModelPredictor.model_version must be an integer >= 0, got {version!r}"
             raise ValueError(msg)
 
-    @classmethod
-    def of_version(cls, info: ModelVersionInfo, model: TrainedModel) -> ModelPredictor:
-        """Return the predictor of a registered version, as `ModelRegistry.load` gives it."""
-        return cls(model, info.name, info.version)
-
     @property
     def feature_names(self) -> tuple[str, ...]:
         """The features the model expects, in order."""
@@ -177,11 +172,7 @@ class MLParams(StrategyParams):
     @field_validator("exchange_tz")
     @classmethod
     def _known_time_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            msg = f"must be an IANA time zone name such as America/New_York, got {value!r}"
-            raise ValueError(msg) from None
+        check_time_zone("MLParams", value)  # the rule a logged prediction is held to
         return value
 
 

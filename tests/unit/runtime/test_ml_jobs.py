@@ -132,7 +132,7 @@ async def test_predictions_are_logged_once_resolved_and_a_decayed_model_is_retra
             policy=RetrainPolicy(min_hit_rate=1.01, min_resolved=2, window_s=1_500 * 60.0),
             clock=clock.timestamp_ns,
         )
-        check = DecayCheck(registry, store, retrainer, clock=clock.timestamp_ns)
+        check = DecayCheck(registry, store, retrainer)
         summary = await check.run(clock.timestamp_ns())
         assert "decay: hit rate" in summary and "v2 trained" in summary
         versions = {v.version: v for v in registry.list_versions("mr")}
