@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
-from quantgrid.adapters.storage import ConflictError, OrderRecord, Store
+from quantgrid.adapters.storage import ConflictError, InvalidRecordError, OrderRecord, Store
 from quantgrid.core import TestClock, ns_to_iso
 from quantgrid.model import (
     Bar,
@@ -423,7 +423,7 @@ class StrategyHost:
             if reasons:
                 # A list goes whole or not at all: never an entry without its exits.
                 for order in news:
-                    self._refuse(order, reasons[0])
+                    self._refuse(order, *reasons[0])
                 continue
             try:
                 bus.send(RISK_ENDPOINT, command)
@@ -433,7 +433,7 @@ class StrategyHost:
                 msg = f"paper trading failed on {type(command).__name__}: {exc}"
                 raise StrategyError(msg) from exc
 
-    def _refuse(self, order: Order, reason: str) -> None:
+    def _refuse(self, order: Order, reason: str, store_failed: bool) -> None:
         """Deny an order that was not stored: on itself and to its strategy only.
 
         The node's engine never hears of it (it may hold a recovered order of that
@@ -452,7 +452,7 @@ class StrategyHost:
         for strategy in self.strategies:
             if strategy.id == order.strategy_id:
                 _call(strategy, partial(strategy.on_order_event, denied), "on_order_event")
-        if reason.startswith("the store failed"):
+        if store_failed:
             # Trading on after a lost write would leave the store behind the node.
             self.storage_failures += 1
             risk = self.node.risk
@@ -507,11 +507,18 @@ def _new_orders(command: object) -> tuple[Order, ...]:
     return ()
 
 
-def _refusal(order: Order, outcome: object) -> str:
-    """Say why an order's record was not written (``outcome`` is not ``True``)."""
+def _refusal(order: Order, outcome: object) -> tuple[str, bool]:
+    """Say why an order's record was not written, and whether the store failed.
+
+    ``outcome`` is not ``True``: False or a conflict (the id is stored already), an
+    ``InvalidRecordError`` (the order cannot be stored, as the desk refuses it), or
+    any other error, the store failing (which halts trading).
+    """
     if outcome is False or isinstance(outcome, ConflictError):
-        return f"an order {order.client_order_id} is stored already; it is never sent twice"
-    return f"the store failed: {type(outcome).__name__}: {outcome}"
+        return f"an order {order.client_order_id} is stored already; it is never sent twice", False
+    if isinstance(outcome, InvalidRecordError):
+        return f"the order cannot be stored: {outcome}", False
+    return f"the store failed: {type(outcome).__name__}: {outcome}", True
 
 
 def _call(strategy: Strategy, hook: Any, name: str) -> None:

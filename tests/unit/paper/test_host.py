@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from quantgrid.adapters.storage import InMemoryStore, OrderRecord, StoreError
+from quantgrid.adapters.storage import InMemoryStore, InvalidRecordError, OrderRecord, StoreError
 from quantgrid.model import (
     Bar,
     InvalidMarketDataError,
@@ -240,6 +240,35 @@ async def test_an_order_the_store_cannot_keep_is_never_sent_and_halts_trading() 
     assert host.fills == ()
     assert strategy.open_orders() == []
     assert host.refused_orders == 2
+    await host.node.stop()
+
+
+class InvalidRecordStore(InMemoryStore):
+    """A store that finds each new order's record invalid (as for a price too precise)."""
+
+    def save_order(self, order: OrderRecord) -> bool:
+        raise InvalidRecordError(f"order {order.client_order_id}: price has too many digits")
+
+
+async def test_an_order_whose_record_is_invalid_is_refused_without_halting() -> None:
+    """Review: one bad order halted every strategy, being taken for a store failure."""
+
+    class BuyOnce(Strategy):
+        name: ClassVar[str] = "buy_once"
+
+        def on_bar(self, bar: Bar) -> None:
+            if bar.instrument_id == "AAA" and not self.open_orders("AAA"):
+                self.buy(1, "AAA")
+
+    strategy = BuyOnce()
+    host = await started(strategy, VenueConfig(), store=InvalidRecordStore())
+    host.on_bars((bar(0),))
+    (order,) = strategy.open_orders("AAA")
+    await host.flush()
+    assert order.status is OrderStatus.DENIED
+    assert host.refused_orders == 1
+    assert host.storage_failures == 0
+    assert host.node.risk.state is not TradingState.HALTED
     await host.node.stop()
 
 

@@ -30,7 +30,6 @@ from quantgrid.services.evaluation._evaluator import (
     EvaluationFailedError,
     EvaluationRun,
     Evaluator,
-    JobAction,
     evaluation_job,
 )
 from quantgrid.services.evaluation._models import (
@@ -71,7 +70,6 @@ __all__ = [
     "HorizonOut",
     "InstrumentScoreOut",
     "InstrumentTableOut",
-    "JobAction",
     "MetricsOut",
     "ModelScoreOut",
     "ModelTableOut",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
@@ -27,6 +27,7 @@ from quantgrid.ml import (
 )
 from quantgrid.ml._evaluation import DEFAULT_DATA_LAG_NS, DEFAULT_MAX_GAP_NS
 from quantgrid.model import BarSeries
+from quantgrid.scheduler import JobAction
 from quantgrid.services.evaluation._bars import fetch_bars
 
 _log = logging.getLogger("quantgrid.services.evaluation")
@@ -38,9 +39,6 @@ MAX_BATCH = 1000
 #: sessions a week, so two calendar days each covers weekends (``max_gap_ns`` more is
 #: fetched for a holiday).
 _SESSION_LOOKBACK_NS = 2 * NANOS_PER_DAY
-
-JobAction = Callable[[int], Awaitable[str | None]]
-"""The scheduler's job body: called with the slot (UTC ns), returns a one-line summary."""
 
 
 class EvaluationRun(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,7 +48,6 @@ PUBLIC = (
     "HorizonOut",
     "InstrumentScoreOut",
     "InstrumentTableOut",
-    "JobAction",
     "MetricsOut",
     "ModelScoreOut",
     "ModelTableOut",
