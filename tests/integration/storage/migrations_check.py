@@ -25,8 +25,9 @@ TABLES_0001 = {
     "api_keys",
     "backtest_jobs",
 }
-TABLES = TABLES_0001 | {"predictions", "job_runs"}
-HEAD = "0002"
+TABLES_0002 = TABLES_0001 | {"predictions", "job_runs"}
+TABLES = TABLES_0002 | {"checkpoints"}
+HEAD = "0003"
 
 
 def tables(engine: sa.Engine) -> set[str]:
@@ -46,13 +47,24 @@ def check_upgrade_downgrade_upgrade(store: SqlStore, engine: sa.Engine) -> None:
     assert tables(engine) == TABLES
     store.save_order(make_order(price=Decimal("0.3")))
 
-    # One step down and up again: 0002 drops only its own tables.
+    # One step down and up again: 0003 drops only its own table.
     store.save_predictions([make_prediction()])
+    store.save_checkpoint("paper.replay", {"last_ts_ns": 1}, 1)
+    store.downgrade("0002")
+    assert store.schema_revision() == "0002"
+    assert tables(engine) == TABLES_0002
+    with pytest.raises(SchemaError, match="behind the revision 0003"):
+        store.get_checkpoint("paper.replay")
+    store.migrate()
+    assert store.get_prediction("p-1") is not None
+    assert store.get_checkpoint("paper.replay") is None
+
+    # Two steps down and up again: 0002 drops only its own tables.
     store.claim_job_run("evaluate", 0, owner="host-1", now_ns=0)
     store.downgrade("0001")
     assert store.schema_revision() == "0001"
     assert tables(engine) == TABLES_0001
-    with pytest.raises(SchemaError, match="behind the revision 0002"):
+    with pytest.raises(SchemaError, match="behind the revision 0003"):
         store.get_order("o-1")
     store.migrate()
     assert store.get_order("o-1") is not None

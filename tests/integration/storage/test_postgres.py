@@ -85,6 +85,68 @@ def test_claims_of_one_slot_from_two_engines_have_one_winner(postgres_url: sa.UR
         assert len(reader.list_job_runs("evaluate")) == 20
 
 
+def test_saves_of_one_checkpoint_from_two_engines_never_fail(postgres_url: sa.URL):
+    # Two stores, two engines: each round a new name, so both race to insert it.
+    PostgresStore(postgres_url, auto_migrate=True).close()
+    stores = [PostgresStore(postgres_url) for _ in range(2)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def save(k: int, store: SqlStore) -> None:
+        try:
+            for n in range(20):
+                barrier.wait(timeout=60)
+                store.save_checkpoint(f"round.{n}", {"writer": k}, T0 + n)
+                barrier.wait(timeout=60)
+                store.save_checkpoint("paper.replay", {"writer": k, "round": n}, T0 + n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(k, s)) for k, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for store in stores:
+        store.close()
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    with PostgresStore(postgres_url) as reader:
+        for n in range(20):
+            got = reader.get_checkpoint(f"round.{n}")
+            assert got is not None
+            assert (got.value["writer"] in (0, 1), got.ts_ns) == (True, T0 + n)
+        last = reader.get_checkpoint("paper.replay")
+        assert last is not None
+        assert (last.value["writer"] in (0, 1), last.value["round"], last.ts_ns) == (
+            True,
+            19,
+            T0 + 19,
+        )
+
+
+def test_checkpoint_names_sort_by_code_point_and_values_are_text(
+    postgres_url: sa.URL, engine: sa.Engine
+):
+    with PostgresStore(postgres_url, auto_migrate=True) as store:
+        store.save_checkpoint("paper.replay", {"note": "東京\x00"}, T0)
+        got = store.get_checkpoint("paper.replay")
+        assert got is not None and got.value == {"note": "東京\x00"}
+    with engine.connect() as conn:
+        columns = conn.execute(
+            sa.text(
+                "SELECT column_name, data_type, collation_name FROM information_schema.columns "
+                "WHERE table_name = 'checkpoints' AND table_schema = current_schema() "
+                "ORDER BY column_name"
+            )
+        ).all()
+    assert [tuple(c) for c in columns] == [
+        ("name", "character varying", "C"),
+        ("ts_ns", "bigint", None),
+        ("value", "text", None),
+    ]
+
+
 def test_concurrent_batches_of_the_same_predictions_store_each_once(postgres_url: sa.URL):
     PostgresStore(postgres_url, auto_migrate=True).close()
     stores = [PostgresStore(postgres_url) for _ in range(3)]

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from quantgrid.adapters.storage import (
+    Checkpoint,
     SchemaError,
     SqliteStore,
     SqlStore,
@@ -23,7 +24,9 @@ from quantgrid.adapters.storage import (
     StoreUnavailableError,
 )
 from quantgrid.model import OrderStatus, OrderSubmitted
+from quantgrid.runtime import open_store
 from tests.integration.storage.migrations_check import (
+    HEAD,
     check_schema_matches_tables,
     check_unknown_revision_is_refused,
     check_upgrade_downgrade_upgrade,
@@ -101,6 +104,80 @@ def test_claims_of_one_slot_from_many_stores_have_one_winner(db_path: Path):
         assert [r.slot_ns - T0 for r in runs] == list(range(9, -1, -1))
         assert all(
             r.owner == f"w-{k}" for k, slots in won.items() for r in runs if r.slot_ns - T0 in slots
+        )
+
+
+def test_saves_of_one_checkpoint_from_many_stores_all_land(db_path: Path):
+    # As processes would: one store per thread; each round a new name, saved by all.
+    SqliteStore(db_path, auto_migrate=True).close()
+    stores = [SqliteStore(db_path, busy_timeout_s=30) for _ in range(3)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def save(k: int, store: SqlStore) -> None:
+        try:
+            for n in range(10):
+                barrier.wait(timeout=60)
+                store.save_checkpoint(f"round.{n}", {"writer": k}, T0 + n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(k, s)) for k, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for store in stores:
+        store.close()
+    assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
+    with SqliteStore(db_path) as reader:
+        for n in range(10):
+            got = reader.get_checkpoint(f"round.{n}")
+            assert got is not None
+            assert (got.value["writer"] in range(3), got.ts_ns) == (True, T0 + n)
+
+
+def test_a_checkpoint_is_stored_as_readable_json_text(db_path: Path):
+    with SqliteStore(db_path, auto_migrate=True) as store:
+        store.save_checkpoint("paper.replay", {"note": "東京", "ts": [T0]}, T0)
+    with sqlite3.connect(db_path) as raw:
+        row = raw.execute("SELECT name, value, typeof(value), ts_ns FROM checkpoints").fetchone()
+    raw.close()
+    assert row == ("paper.replay", f'{{"note":"東京","ts":[{T0}]}}', "text", T0)
+
+
+def test_open_store_migrates_a_0002_file_to_checkpoints_keeping_its_rows(db_path: Path):
+    # A file made by the code before checkpoints (revision 0002), opened by `quantgrid up`.
+    with SqliteStore(db_path, auto_migrate=True) as old:
+        old.save_order(make_order())
+        old.create_user(make_user())
+        old.save_predictions([make_prediction()])
+        old.claim_job_run("evaluate", T0, owner="host-1", now_ns=T0)
+        old.downgrade("0002")  # this code writes only at its own revision: write, step back
+        assert old.schema_behind()
+    with sqlite3.connect(db_path) as raw:
+        names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    raw.close()
+    assert "job_runs" in names and "checkpoints" not in names
+
+    store = open_store(f"sqlite:///{db_path}")
+    try:
+        assert store.schema_revision() == HEAD
+        assert not store.schema_behind()
+        store.check_schema()
+        assert store.get_order("o-1") is not None
+        assert store.get_user("alice") == make_user()
+        assert store.get_prediction("p-1") is not None
+        last = store.last_job_run("evaluate")
+        assert last is not None and last.owner == "host-1"
+        assert store.get_checkpoint("paper.replay") is None
+        store.save_checkpoint("paper.replay", {"last_ts_ns": T0}, T0)
+    finally:
+        store.close()
+    with SqliteStore(db_path) as reopened:
+        assert reopened.get_checkpoint("paper.replay") == Checkpoint(
+            "paper.replay", {"last_ts_ns": T0}, T0
         )
 
 

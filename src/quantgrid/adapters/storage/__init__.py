@@ -1,11 +1,12 @@
 """Storage: orders, fills, positions, cash, users, API keys, backtest jobs, predictions
-and their outcomes, and runs of recurring jobs.
+and their outcomes, runs of recurring jobs, and named checkpoints of runtime state.
 
 ``Store``, ``PredictionStore`` and ``JobRunStore`` are the ports; ``SqliteStore`` (the
 default) and ``PostgresStore`` keep them in a database through SQLAlchemy and Alembic,
 and ``InMemoryStore`` is their fake for tests.
 """
 
+from quantgrid.adapters.storage._checkpoints import Checkpoint
 from quantgrid.adapters.storage._errors import (
     ConflictError,
     InvalidRecordError,
@@ -46,6 +47,7 @@ __all__ = [
     "AccountEventRecord",
     "ApiKeyRecord",
     "BacktestJob",
+    "Checkpoint",
     "ConflictError",
     "FillRecord",
     "InMemoryStore",

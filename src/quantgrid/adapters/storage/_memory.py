@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from quantgrid.adapters.storage import _checkpoints as cp
 from quantgrid.adapters.storage import _validate as v
+from quantgrid.adapters.storage._checkpoints import Checkpoint
 from quantgrid.adapters.storage._errors import NotFoundError, TransitionError
 from quantgrid.adapters.storage._jobs import JobRun, JobRunStore
 from quantgrid.adapters.storage._memory_predictions import InMemoryJobRuns, InMemoryPredictions
@@ -57,6 +59,7 @@ class InMemoryStore(InMemoryPredictions, InMemoryJobRuns):
         self._jobs: dict[str, tuple[BacktestJob, bytes]] = {}
         self._predictions: dict[str, tuple[StoredPrediction, int]] = {}
         self._job_runs: dict[tuple[str, int], JobRun] = {}
+        self._checkpoints: dict[str, tuple[str, int]] = {}  # name: (JSON text, ts_ns)
 
     # -- orders ----------------------------------------------------------------------------
     def save_order(self, order: OrderRecord) -> bool:
@@ -401,6 +404,25 @@ class InMemoryStore(InMemoryPredictions, InMemoryJobRuns):
             job = msgspec.structs.replace(job, status=status, **changes)
             self._jobs[job_id] = (job, raw)
         return _with_fresh_params(job, raw)
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save_checkpoint(self, name: str, value: Mapping[str, Any], ts_ns: int) -> None:
+        """Store ``value`` under ``name``, replacing what was there (an upsert, atomic)."""
+        text = cp.encode_checkpoint(name, value, ts_ns)
+        with self._lock:
+            self._checkpoints[name] = (text, ts_ns)
+
+    def get_checkpoint(self, name: str) -> Checkpoint | None:
+        """Return the checkpoint saved under ``name``, or None."""
+        cp.check_name(name)
+        with self._lock:
+            stored = self._checkpoints.get(name)
+        if stored is None:
+            return None
+        # Kept as the SQL stores keep it (JSON text), so a read is a fresh dict, and a
+        # tuple saved reads back as a list here too.
+        text, ts_ns = stored
+        return Checkpoint(name=name, value=cp.decode_value(text), ts_ns=ts_ns)
 
     def close(self) -> None:
         """Do nothing: there is nothing to release."""

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
+from quantgrid.adapters.storage._checkpoints import Checkpoint
 from quantgrid.adapters.storage._records import (
     AccountEventRecord,
     ApiKeyRecord,
@@ -23,7 +24,7 @@ from quantgrid.model import OrderEvent, OrderStatus
 
 
 class Store(Protocol):
-    """Orders and their history, fills, positions, cash, users, API keys, backtest jobs.
+    """Orders and their history, fills, positions, cash, users, API keys, jobs, checkpoints.
 
     Notes
     -----
@@ -31,7 +32,8 @@ class Store(Protocol):
     the execution service acknowledges an order only after ``save_order`` returned.
     Writes keyed by a caller's id are idempotent: the same record twice is stored once
     (the second call returns ``False``), and the same id with different fields raises
-    ``ConflictError`` naming the id and the fields. A refused write raises a
+    ``ConflictError`` naming the id and the fields; a checkpoint, by contrast, is
+    replaced by each save of its name. A refused write raises a
     ``StoreError`` subclass naming the input and the rule, and changes nothing.
     Listings are ordered by time, then id; time ranges are ``[since_ns, until_ns)``.
     """
@@ -174,6 +176,20 @@ class Store(Protocol):
 
     def fail_job(self, job_id: str, error: str, ts_ns: int) -> BacktestJob:
         """Move a queued or running job to failed, with why."""
+        ...
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save_checkpoint(self, name: str, value: Mapping[str, Any], ts_ns: int) -> None:
+        """Store ``value`` under ``name``, replacing what was there (an upsert, atomic).
+
+        ``name`` is 1 to 128 ASCII letters, digits or ``. _ : -``; ``value`` a dict with
+        string keys (at every depth) that ``json.dumps(value, allow_nan=False)`` takes,
+        at most 64 KiB as JSON; ``ts_ns`` when it was saved, by the caller's clock.
+        """
+        ...
+
+    def get_checkpoint(self, name: str) -> Checkpoint | None:
+        """Return the checkpoint saved under ``name`` (its value a fresh dict), or None."""
         ...
 
     def close(self) -> None:

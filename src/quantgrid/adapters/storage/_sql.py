@@ -41,6 +41,7 @@ from quantgrid.adapters.storage._records import (
     StoredOrderEvent,
     UserRecord,
 )
+from quantgrid.adapters.storage._sql_checkpoints import SqlCheckpoints
 from quantgrid.adapters.storage._sql_jobs import SqlJobRuns
 from quantgrid.adapters.storage._sql_predictions import SqlPredictions
 from quantgrid.adapters.storage._tables import (
@@ -73,7 +74,7 @@ _SET_STATUS_AND_VENUE_ID = _SET_STATUS.values(venue_order_id=sa.bindparam("new_v
 _SET_FILLED = sa.update(orders).where(_BY_ID).values(filled_qty=sa.bindparam("new_filled_qty"))
 
 
-class SqlStore(SqlPredictions, SqlJobRuns):
+class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
     """A ``Store``, ``PredictionStore`` and ``JobRunStore`` on SQLite or PostgreSQL.
 
     The database is chosen by the URL.

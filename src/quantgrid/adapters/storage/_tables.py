@@ -250,3 +250,13 @@ job_runs = sa.Table(
     sa.Column("detail", sa.Text(), nullable=False),
     sa.Index(None, "slot_ns", "job"),
 )
+
+# Named pieces of runtime state (where a replay got to...): one row per name, replaced
+# whole by an upsert.
+checkpoints = sa.Table(
+    "checkpoints",
+    METADATA,
+    sa.Column("name", id_type(), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=False),  # a JSON object
+    sa.Column("ts_ns", TS, nullable=False),
+)

@@ -44,6 +44,7 @@ from quantgrid.model import (
     OrderSubmitted,
     OrderType,
 )
+from tests.unit.adapters.storage.checkpoint_contract import CheckpointContract
 
 HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
 HASH_2 = "$argon2id$v=19$m=65536,t=3,p=4$b3RoZXJzYWx0$b3RoZXJoYXNob3RoZXJoYXNo"
@@ -157,7 +158,7 @@ def position(iid: str = "AAPL", qty: str = "10", ts: int = T0, **kw: Any) -> Pos
     return PositionRecord(**fields)
 
 
-class StoreContract:
+class StoreContract(CheckpointContract):
     """What every ``Store`` does; subclasses provide the ``store`` fixture."""
 
     # -- orders ----------------------------------------------------------------------------

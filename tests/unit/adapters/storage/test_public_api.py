@@ -10,6 +10,7 @@ PUBLIC_API = (
     "AccountEventRecord",
     "ApiKeyRecord",
     "BacktestJob",
+    "Checkpoint",
     "ConflictError",
     "FillRecord",
     "InMemoryStore",
