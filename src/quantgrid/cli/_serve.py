@@ -43,19 +43,40 @@ def up(
             f"[default: QUANTGRID_DATABASE_URL, else {DEFAULT_DATABASE_URL}]",
         ),
     ] = None,
+    paper: Annotated[
+        bool | None,
+        typer.Option(
+            "--paper/--no-paper",
+            help="Paper-trade strategies on a replay of the synthetic market "
+            "[default: QUANTGRID_PAPER_MODE, else on]",
+        ),
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            help="Replay speed, times the data's pace (60: a minute bar a second) "
+            "[default: QUANTGRID_PAPER_SPEED, else 60]",
+        ),
+    ] = None,
 ) -> None:
     """Run every service in one process behind the gateway, on embedded defaults.
 
     Without QUANTGRID_JWT_SECRET a random secret is made for this run. On an empty
-    database a trader called demo is created and its password printed once.
+    database an admin called demo is created and its password printed once. Strategies
+    paper-trade on a replay of the synthetic market (two demo strategies on the first
+    start); a restart on the same database resumes where the replay stopped.
     """
     with _config_errors():
         config = RuntimeConfig.from_env(
             "one-process", database_url=database_url, generate_secret=True
         )
+        config = config.with_paper(paper, speed)
         runtime = build_platform(config)
     _create_demo_user(runtime.store)
-    out.print(f"QuantGrid gateway on http://{host}:{port} (API under /api/<service>/)")
+    out.print(
+        f"QuantGrid console on http://{host}:{port}/ (API under /api/<service>/)",
+        highlight=False,
+    )
     _run(runtime, host, port)
 
 
@@ -106,15 +127,20 @@ def _config_errors() -> Iterator[None]:
 
 
 def _create_demo_user(store: SqlStore) -> None:
-    """On an empty database, create the trader ``demo`` and print its password once."""
+    """On an empty database, create the admin ``demo`` and print its password once.
+
+    An admin, so the demo login reaches every page of the console (halting trading
+    included); ``quantgrid up`` listens on loopback unless told otherwise.
+    """
     users = Users(store)
     if users.list_users():
         return
     password = secrets.token_urlsafe(18)
-    users.create_user(DEMO_USER, password, Role.TRADER)
+    users.create_user(DEMO_USER, password, Role.ADMIN)
     out.print(
-        f"[bold]created user {DEMO_USER} (trader), password: {password}[/]\n"
-        "  shown this once; for an admin run `quantgrid users create NAME --role admin`",
+        f"[bold]created user {DEMO_USER} (admin), password: {password}[/]\n"
+        "  shown this once; for traders and viewers run "
+        "`quantgrid users create NAME --role trader`",
         highlight=False,
         soft_wrap=True,
     )

@@ -271,6 +271,120 @@ class StrategyHost:
         )
         return last
 
+    def open(self) -> None:
+        """Start with no strategy yet, to ``add`` them while the bars play.
+
+        Raises
+        ------
+        NodeNotRunningError
+            If the node is not running.
+        ValueError
+            If the host started already, or strategies were added before (use
+            ``start`` or ``resume`` for those).
+        """
+        if self.strategies:
+            raise ValueError("strategies were added: start the host with start() or resume()")
+        if not self.node.running:
+            raise NodeNotRunningError("start the trading node before the host's open()")
+        if self._started:
+            raise ValueError("a StrategyHost starts once, by start(), resume() or open()")
+        self._started = True
+
+    async def add(
+        self,
+        strategy: Strategy,
+        *,
+        instruments: Sequence[str] | None = None,
+        warm_up: Iterable[Sequence[Bar]] = (),
+    ) -> None:
+        """Add a strategy to the started host, between two moments of bars.
+
+        The strategy is attached (to ``instruments``, default every instrument of the
+        node), its ``on_start`` called, the ``warm_up`` moments handed to its
+        ``on_bar`` with every command it sends dropped (as ``resume`` does), then it
+        gets ``Strategy.resume`` with its stored order ids and the node's working
+        orders of its id, so a strategy added again after a restart issues no id twice
+        and manages its recovered orders. What it sends from then on is stored and
+        sent (``flush``) before this returns.
+
+        Raises
+        ------
+        ValueError
+            If the host has not started, another strategy has its id, an instrument
+            is not the node's, or commands of the last moment are still held.
+        StrategyError
+            If the strategy raises while starting or warming up.
+        """
+        if not isinstance(strategy, Strategy):
+            msg = f"StrategyHost.add needs a Strategy, got {type(strategy).__name__}"
+            raise TypeError(msg)
+        if not self._started:
+            raise ValueError("StrategyHost.add needs a started host: start(), resume() or open()")
+        if any(s.id == strategy.id for s in self.strategies):
+            msg = f"two strategies share the id {strategy.id!r}; give one another strategy_id"
+            raise ValueError(msg)
+        node = self.node
+        ids = list(node.instruments) if instruments is None else list(instruments)
+        unknown = [i for i in ids if i not in node.instruments]
+        if unknown or not ids:
+            msg = (
+                f"strategy {strategy.id} instruments {unknown or ids!r}: each must be an "
+                f"instrument the node trades ({', '.join(node.instruments)})"
+            )
+            raise ValueError(msg)
+        if self._held:
+            raise ValueError("add a strategy between moments: await flush() first")
+        strategy.attach(
+            node.clock,
+            node.bus,
+            node.view,
+            {i: node.instruments[i] for i in ids},
+            order_endpoint=HOST_ENDPOINT,
+        )
+        self.strategies.append(strategy)
+        try:
+            self._warming = True
+            try:
+                _call(strategy, strategy.on_start, "on_start")
+                traded = set(ids)
+                for moment in warm_up:
+                    for bar in moment:
+                        if bar.instrument_id in traded:
+                            _call(strategy, partial(strategy.on_bar, bar), "on_bar (warm-up)")
+            finally:
+                self._warming = False
+                self._held.clear()
+            sent = await asyncio.to_thread(_orders_sent, node.store, [strategy.id])
+            working = [
+                o for o in node.execution.orders if o.strategy_id == strategy.id and not o.is_closed
+            ]
+            strategy.resume(orders_sent=sent[strategy.id], working=working)
+        except BaseException:
+            self._detach(strategy)
+            raise
+        await self.flush()
+
+    async def remove(self, strategy_id: str, *, cancel_orders: bool = True) -> bool:
+        """Stop one strategy between two moments; return ``False`` if none has that id.
+
+        Its ``on_stop`` is called, then (``cancel_orders``) its working orders are
+        cancelled, what it sent is stored and sent, and it hears nothing more. Its
+        positions stay open.
+        """
+        strategy = next((s for s in self.strategies if s.id == strategy_id), None)
+        if strategy is None:
+            return False
+        _call(strategy, strategy.on_stop, "on_stop")
+        if cancel_orders:
+            strategy.cancel_all()
+        await self.flush()
+        self._detach(strategy)
+        return True
+
+    def _detach(self, strategy: Strategy) -> None:
+        strategy.detach()
+        self.strategies.remove(strategy)
+
     async def stop(self) -> None:
         """Call the strategies' ``on_stop``, send what they decided, wait for the store."""
         if not self._started:
@@ -279,6 +393,11 @@ class StrategyHost:
             _call(strategy, strategy.on_stop, "on_stop")
         await self.flush()
         self._started = False
+
+    @property
+    def warming(self) -> bool:
+        """Tell whether the strategies are being warmed up (what they send is dropped)."""
+        return self._warming
 
     @property
     def held(self) -> int:

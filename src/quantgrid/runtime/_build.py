@@ -12,10 +12,10 @@ from fastapi import FastAPI
 
 from quantgrid.adapters.bus import EventBus, InProcessEventBus, NatsEventBus
 from quantgrid.adapters.cache import Cache, InMemoryCache, RedisCache
-from quantgrid.adapters.market_data import MarketDataSource, SyntheticSource
+from quantgrid.adapters.market_data import InMemorySource, MarketDataSource, SyntheticSource
 from quantgrid.adapters.registry import InMemoryModelRegistry, ModelRegistry
 from quantgrid.adapters.storage import InMemoryStore, SqliteStore, SqlStore
-from quantgrid.core import LiveClock
+from quantgrid.core import LiveClock, TestClock
 from quantgrid.data import SyntheticConfig
 from quantgrid.gateway import (
     Authenticator,
@@ -32,6 +32,7 @@ from quantgrid.runtime._config import ConfigError, RuntimeConfig
 from quantgrid.runtime._dispatch import MountedServices, PathDispatcher
 from quantgrid.runtime._feed import MarketFeed
 from quantgrid.runtime._ml import JOBS_BY_SERVICE, LateDrift, MlJobs, open_registry, start_ml_jobs
+from quantgrid.runtime._paper import PaperTrading
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
 from quantgrid.services.backtest import InProcessJobRunner, JobRunner, ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
@@ -80,6 +81,9 @@ class Runtime:
     jobs
         The recurring ML jobs this process hosts (its scheduler, once started); None
         if it hosts neither the ml nor the evaluation service.
+    paper
+        The strategies paper-trading on a replay of the market (``quantgrid up``), or
+        None.
 
     Notes
     -----
@@ -98,6 +102,7 @@ class Runtime:
     node: TradingNode | None = None
     feed: MarketFeed | None = None
     jobs: MlJobs | None = None
+    paper: PaperTrading | None = None
     _starts: list[Callable[[AsyncExitStack], Awaitable[None]]] = field(default_factory=list)
     _stack: AsyncExitStack | None = None
 
@@ -218,11 +223,14 @@ def _runtime(
 ) -> Runtime:
     feed = _market_feed(parts, apps)
     runtime = Runtime(name, app, store, parts.authenticator, apps, parts.node, feed)
+    runtime.paper = parts.paper
     runtime._starts.append(parts.open_bus_and_cache)
     if parts.node is not None:
         runtime._starts.append(_start_node(parts.node))
     if feed is not None:
         runtime._starts.append(_start_feed(feed))
+    if parts.paper is not None:
+        runtime._starts.append(_start_paper(parts.paper))
     runtime._starts.append(_run_lifespans({**apps, name: _front(app)}))
     hosted = [job for service in apps for job in JOBS_BY_SERVICE.get(service, ())]
     if hosted:
@@ -234,8 +242,8 @@ def _runtime(
 def _market_feed(parts: _Parts, apps: Mapping[str, FastAPI]) -> MarketFeed | None:
     """Return the feed of the node's quotes, counted on the execution app's metrics."""
     interval_s = parts.config.feed.feed_interval_s
-    if parts.node is None or interval_s == 0:
-        return None
+    if parts.node is None or interval_s == 0 or parts.paper is not None:
+        return None  # paper trading's replay feeds the node bars instead
     execution = apps.get("execution")
     metrics = None if execution is None else execution.state.metrics
     return MarketFeed(parts.node, parts.source, interval_s, metrics=metrics)
@@ -266,6 +274,8 @@ class _Parts:
         self._registry = config.registry
         self._model_server: ModelServer | None = None
         self._evaluator: Evaluator | None = None
+        self._configs: StrategyConfigRepository | None = None
+        self.paper: PaperTrading | None = None
         self.drift = LateDrift()
 
     @property
@@ -277,16 +287,50 @@ class _Parts:
     def node_config(self) -> NodeConfig:
         if self.config.node is not None:
             return self.config.node
-        synthetic = self.config.source
-        ids = (
-            synthetic.config.instruments
-            if isinstance(synthetic, SyntheticSource)
-            else SyntheticConfig().instruments
-        )
+        source = self.config.source
+        ids = source.held if isinstance(source, InMemorySource) else SyntheticConfig().instruments
         return NodeConfig(instruments=[Instrument(i) for i in ids])
 
     def strategy_configs(self) -> StrategyConfigRepository:
-        return SqlStrategyConfigs(self.config.database_url)
+        if self._configs is None:
+            self._configs = SqlStrategyConfigs(self.config.database_url)
+        return self._configs
+
+    def trading_node(self, *, with_strategies: bool) -> TradingNode:
+        """Return the process's one trading node, made on first use.
+
+        With paper trading on (``replay``) and the strategies in this process, the node
+        runs on the replay's clock and ``paper`` hosts the strategies.
+        """
+        if self.node is not None:
+            return self.node
+        config, source = self.config, self.source
+        replay = config.paper.paper_mode == "replay" and with_strategies
+        if replay and not isinstance(source, InMemorySource):
+            msg = (
+                f"QUANTGRID_PAPER_MODE=replay plays stored bars, and the market-data "
+                f"upstream {source.name!r} holds none: set QUANTGRID_PAPER_MODE=off"
+            )
+            raise ConfigError(msg)
+        node_config = self.node_config()
+        if not replay:
+            self.node = TradingNode(node_config, store=self.store, bus=self.bus)
+            return self.node
+        assert isinstance(source, InMemorySource)
+        given = node_config.instruments
+        ids = list(given) if isinstance(given, Mapping) else [i.id for i in given]
+        start = PaperTrading.start_time(self.store, source, ids, config.paper.paper_start_bar)
+        self.node = TradingNode(node_config, store=self.store, bus=self.bus, clock=TestClock(start))
+        self.paper = PaperTrading(
+            self.node,
+            source,
+            config.paper,
+            self.strategy_configs(),
+            self.registry,
+            predictions=self.store,
+            approval=config.ml.approval_policy(),
+        )
+        return self.node
 
     def registry(self) -> ModelRegistry:
         if self._registry is None:
@@ -414,7 +458,12 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         )
     if name == "strategy":
         configs = parts.strategy_configs()
-        return strategy_app(configs, None, settings=config.settings, authenticator=auth)
+        # One process with the node (``quantgrid up``): its strategies are the ones run.
+        host = None
+        if config.mode == "one-process" and config.paper.paper_mode == "replay":
+            parts.trading_node(with_strategies=True)
+            host = parts.paper
+        return strategy_app(configs, host, settings=config.settings, authenticator=auth)
     if name == "backtest":
         runner = parts.job_runner()
         return backtest_app(parts.store, runner, config.backtest, authenticator=auth)
@@ -433,9 +482,8 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         return evaluation_app(
             parts.store, evaluator, config.settings, auth=auth, limiter=limiter, drift=parts.drift
         )
-    if parts.node is None:
-        parts.node = TradingNode(parts.node_config(), store=parts.store, bus=parts.bus)
-    node, settings = parts.node, config.settings
+    with_strategies = config.mode == "one-process"
+    node, settings = parts.trading_node(with_strategies=with_strategies), config.settings
     if name == "execution":
         return execution_app(node, settings, auth=auth, limiter=limiter)
     if name == "risk":
@@ -477,6 +525,14 @@ def _start_feed(feed: MarketFeed) -> Callable[[AsyncExitStack], Awaitable[None]]
     async def start(stack: AsyncExitStack) -> None:
         await feed.start()
         stack.push_async_callback(feed.stop)
+
+    return start
+
+
+def _start_paper(paper: PaperTrading) -> Callable[[AsyncExitStack], Awaitable[None]]:
+    async def start(stack: AsyncExitStack) -> None:
+        await paper.start()
+        stack.push_async_callback(paper.stop)
 
     return start
 

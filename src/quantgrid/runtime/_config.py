@@ -6,7 +6,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from quantgrid.adapters.market_data import MarketDataSource
@@ -15,6 +15,7 @@ from quantgrid.gateway import AuthSettings, RateLimits
 from quantgrid.node import NodeConfig
 from quantgrid.runtime._feed import FeedSettings
 from quantgrid.runtime._ml import SchedulerSettings
+from quantgrid.runtime._paper import PaperSettings
 from quantgrid.services import SERVICES, ServiceSettings
 from quantgrid.services.backtest import BacktestSettings
 from quantgrid.services.market_data import MarketDataSettings
@@ -61,6 +62,10 @@ class RuntimeConfig:
     feed
         How the process that runs the trading node feeds it quotes
         (``QUANTGRID_FEED_INTERVAL_S``; see ``MarketFeed``).
+    paper
+        Paper trading of strategies on a replay of the market (``QUANTGRID_PAPER_*``;
+        see ``PaperTrading``); ``paper_mode`` unset is ``off`` here, and ``quantgrid up``
+        sets it to ``replay``.
     rate_limits
         The callers' request budgets (``QUANTGRID_RATE_LIMIT_<ROLE>``).
     ml, scheduler
@@ -84,6 +89,7 @@ class RuntimeConfig:
     regime: RegimeSettings = field(default_factory=RegimeSettings)
     backtest: BacktestSettings = field(default_factory=BacktestSettings)
     feed: FeedSettings = field(default_factory=FeedSettings)
+    paper: PaperSettings = field(default_factory=PaperSettings)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     ml: MlSettings = field(default_factory=MlSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
@@ -165,6 +171,7 @@ class RuntimeConfig:
             regime=RegimeSettings.from_env(env),
             backtest=BacktestSettings.from_env(env),
             feed=FeedSettings.from_env(env),
+            paper=PaperSettings.from_env(env),
             rate_limits=rate_limits,
             ml=MlSettings.from_env(env),
             scheduler=SchedulerSettings.from_env(env),
@@ -172,6 +179,26 @@ class RuntimeConfig:
             node=node,
             registry=registry,
         )
+
+    def with_paper(self, paper: bool | None, speed: float | None = None) -> RuntimeConfig:
+        """Return this config with paper trading on or off (``None``: as set, else on).
+
+        Raises
+        ------
+        ConfigError
+            If ``speed`` is not a positive number.
+        """
+        mode = self.paper.paper_mode
+        if paper is not None:
+            mode = "replay" if paper else "off"
+        update: dict[str, object] = {"paper_mode": mode or "replay"}
+        if speed is not None:
+            update["paper_speed"] = speed
+        try:
+            paper_settings = PaperSettings.model_validate(self.paper.model_dump() | update)
+        except ValueError as error:
+            raise ConfigError(f"--speed: {error}") from None
+        return replace(self, paper=paper_settings)
 
     def check(self, name: str) -> None:
         """Refuse to run service ``name`` on this configuration.

@@ -147,6 +147,22 @@ class Strategy:
             bus.subscribe(f"data.book.{instrument_id}", self.on_book)
         bus.subscribe("events.order.>", self._handle_order_event)
 
+    def detach(self) -> None:
+        """Undo ``attach``'s subscriptions: the strategy hears nothing more.
+
+        It keeps its clock and bus, so a command sent after (there should be none)
+        still goes out; a host removes a strategy only after its ``on_stop``.
+        """
+        bus = self._bus
+        if bus is None:
+            return
+        for instrument_id in self._instruments:
+            bus.unsubscribe(f"data.bars.{instrument_id}", self.on_bar)
+            bus.unsubscribe(f"data.quotes.{instrument_id}", self.on_quote)
+            bus.unsubscribe(f"data.trades.{instrument_id}", self.on_trade)
+            bus.unsubscribe(f"data.book.{instrument_id}", self.on_book)
+        bus.unsubscribe("events.order.>", self._handle_order_event)
+
     def _handle_order_event(self, event: OrderEvent) -> None:
         if event.strategy_id != self.id:
             return

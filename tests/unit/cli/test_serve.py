@@ -82,8 +82,8 @@ def test_up_creates_a_demo_trader_once_on_an_empty_database(
         store.close()
 
     printed = capsys.readouterr().out
-    assert [(u.username, u.role) for u in users] == [("demo", Role.TRADER)]
-    assert printed.count("created user demo (trader), password: ") == 1
+    assert [(u.username, u.role) for u in users] == [("demo", Role.ADMIN)]
+    assert printed.count("created user demo (admin), password: ") == 1
 
 
 def test_a_server_freezes_what_it_built_and_collects_young_objects_less_often(

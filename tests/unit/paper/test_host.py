@@ -318,3 +318,78 @@ async def test_commands_reach_the_node_through_the_host_endpoint() -> None:
     for order in host.orders:
         assert host.node.store.get_order(order.client_order_id) is not None
     await host.node.stop()
+
+
+async def test_a_strategy_added_to_an_open_host_warms_up_then_trades() -> None:
+    host = StrategyHost(make_node(["AAA", "BBB"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    host.on_bars((bar(0),))  # an open host plays bars with no strategy
+    await host.flush()
+    strategy = BuyOnce()
+    await host.add(strategy, instruments=["AAA"], warm_up=[(bar(-2),), (bar(-1),)])
+    # The warm-up reached on_bar, and what it decided there was dropped, not sent.
+    assert strategy.calls == ["on_start", "on_bar", "on_bar"]
+    assert host.orders == () and host.dropped_commands == 1  # its own order held it back
+    host.on_bars((bar(1), bar(1, "BBB")))
+    await host.flush()
+    (order,) = host.orders
+    assert order.client_order_id == f"{strategy.id}-1"  # no id spent in the warm-up
+    assert strategy.calls[-1] == "on_bar"  # BBB's bar does not reach a strategy of AAA
+    assert strategy.calls.count("on_bar") == 3
+
+
+async def test_a_removed_strategy_cancels_its_orders_and_hears_nothing_more() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    strategy = BuyOnce()
+    await host.add(strategy)
+    host.on_bars((bar(0),))
+    await host.flush()
+    (order,) = host.orders
+    assert order.is_open
+    assert await host.remove(strategy.id)
+    assert order.status is OrderStatus.CANCELED
+    assert strategy.calls[-1] == "on_stop"
+    assert not await host.remove(strategy.id)  # gone already
+    host.on_bars((bar(1),))
+    await host.flush()
+    assert strategy.calls[-1] == "on_stop" and host.strategies == []
+    assert host.fills == ()  # the cancelled order did not fill at the next open
+
+
+async def test_adding_and_opening_are_checked() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    with pytest.raises(ValueError, match="started host"):
+        await host.add(BuyOnce())
+    with pytest.raises(NodeNotRunningError, match="open"):
+        host.open()
+    await host.node.start()
+    host.open()
+    with pytest.raises(ValueError, match="starts once"):
+        host.open()
+    await host.add(BuyOnce())
+    with pytest.raises(ValueError, match="share the id"):
+        await host.add(BuyOnce())
+    with pytest.raises(ValueError, match="instruments \\['ZZZ'\\]"):
+        await host.add(BuyOnce(strategy_id="other"), instruments=["ZZZ"])
+    assert [s.id for s in host.strategies] == ["buy_once"]  # the refused one left no trace
+    with pytest.raises(TypeError, match="needs a Strategy"):
+        await host.add(object())  # type: ignore[arg-type]
+    other = StrategyHost(make_node(["AAA"]), VenueConfig())
+    other.add_strategy(BuyOnce())
+    await other.node.start()
+    with pytest.raises(ValueError, match="start\\(\\) or resume\\(\\)"):
+        other.open()
+
+
+async def test_a_strategy_failing_to_warm_up_is_not_added() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    with pytest.raises(StrategyError, match="warm-up"):
+        await host.add(Explodes(), warm_up=[(bar(-1),)])
+    assert host.strategies == []
+    host.on_bars((bar(0),))  # its subscriptions are gone: the bar reaches nobody
+    await host.flush()

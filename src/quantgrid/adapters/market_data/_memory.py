@@ -99,6 +99,11 @@ class InMemorySource:
         """Return the symbols, in the order given."""
         return list(self._bars)
 
+    @property
+    def held(self) -> tuple[str, ...]:
+        """The symbols held, in the order given (``symbols`` without awaiting)."""
+        return tuple(self._bars)
+
     async def latest_price(self, symbol: str) -> Price:
         """Return the last bar's close."""
         return _bars.latest_price(await self._series(symbol))

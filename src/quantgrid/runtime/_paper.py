@@ -1,0 +1,477 @@
+"""Paper trading in ``quantgrid up``: strategies on a replay of the market, resumable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from quantgrid.adapters.market_data import InMemorySource
+from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry
+from quantgrid.adapters.storage import PredictionStore, Store, StorePredictionSink
+from quantgrid.ml import ApprovalPolicy, Prediction
+from quantgrid.model import Bar, BarSeries, OrderSide
+from quantgrid.node import TradingNode
+from quantgrid.paper import ReplayFeed, StrategyHost
+from quantgrid.services import ServiceSettings
+from quantgrid.services.strategy import StrategyConfig, StrategyConfigRepository, StrategySignal
+from quantgrid.strategy import MLStrategy, ModelPredictor, Strategy, load_strategy
+from quantgrid.venues import VenueConfig
+
+_log = logging.getLogger("quantgrid.runtime.paper")
+
+#: The store checkpoint that says how far the replay got and what was running.
+CHECKPOINT = "paper.replay"
+#: The demo strategies' configuration ids (their orders' strategy ids).
+DEMO_REGIME = "demo-regime"
+DEMO_ML = "demo-ml"
+#: The model the demo ML strategy trades, trained on the bars before the replay.
+DEMO_MODEL = "demo-direction"
+#: Who approves the demo model, in the registry's approval record.
+DEMO_APPROVER = "quantgrid-demo"
+
+
+class PaperSettings(ServiceSettings):
+    """How ``quantgrid up`` paper-trades, besides the common settings.
+
+    Attributes
+    ----------
+    paper_mode
+        ``replay`` plays the synthetic market's bars into the strategies and the node
+        (``QUANTGRID_PAPER_MODE``); ``off`` runs no strategy and feeds the node quotes
+        (``MarketFeed``). Unset, the command decides: ``quantgrid up`` replays.
+    paper_speed
+        Times the data's own pace (``QUANTGRID_PAPER_SPEED``): 60 plays a minute bar
+        a second.
+    paper_start_bar
+        The first bar traded (``QUANTGRID_PAPER_START_BAR``); the bars before it are
+        the demo model's training data and the strategies' warm-up.
+    paper_warmup_bars
+        Bars before the first traded one (or the resume point) that warm a strategy's
+        indicators up, nothing sent (``QUANTGRID_PAPER_WARMUP_BARS``).
+    paper_demo
+        On the first start, configure and run the demo strategies (``regime_switch``
+        on every instrument, and ``ml`` on a model trained then) (``QUANTGRID_PAPER_DEMO``).
+    """
+
+    paper_mode: Literal["replay", "off"] | None = None
+    paper_speed: float = Field(default=60.0, gt=0, le=1_000_000, allow_inf_nan=False)
+    paper_start_bar: int = Field(default=5_000, ge=0)
+    paper_warmup_bars: int = Field(default=500, ge=0, le=100_000)
+    paper_demo: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PaperStatus:
+    """Where the replay is.
+
+    Attributes
+    ----------
+    state
+        ``starting``, ``playing``, ``finished`` (no bar left) or ``failed``.
+    last_ts
+        The time of the last moment played (or resumed from), nanoseconds.
+    played, total
+        Moments played by this process, and moments in the data.
+    speed
+        Times the data's pace.
+    error
+        Why it failed, if it did.
+    """
+
+    state: Literal["starting", "playing", "finished", "failed"]
+    last_ts: int | None
+    played: int
+    total: int
+    speed: float
+    error: str | None
+
+
+class PaperTrading:
+    """Run strategies on the trading node against a replay of the market, at N times speed.
+
+    Parameters
+    ----------
+    node
+        The trading node, not started, on a ``TestClock`` at ``start_ns`` (see
+        ``start_time``): the replay moves it.
+    source
+        The market's bars (the synthetic market by default).
+    settings
+        Speed, start, warm-up, demo.
+    configs
+        The strategy service's configurations: what runs is one of them.
+    registry
+        Returns the model registry (the demo model, an ``ml`` configuration's model).
+    predictions
+        Where the ML strategies' predictions are kept (the node's store).
+    approval
+        The deployment's approval floor, which the demo model must pass.
+
+    Notes
+    -----
+    The node's venue becomes the backtest's bar venue (``StrategyHost``), so orders,
+    from a strategy or from the API, fill at the next bar's open as in a backtest.
+    After each moment's writes are durable the store's checkpoint ``paper.replay``
+    records its time and the running configurations. A restart on the same store
+    resumes there: the node recovers cash, positions and working orders; each running
+    strategy is added again, warmed up on the bars before the checkpoint, with its
+    stored order ids and recovered orders (``StrategyHost.add``); the replay goes on
+    after the checkpoint. A crash between a moment's order writes and its checkpoint
+    replays that moment: its orders are refused as stored already, never sent twice.
+
+    Strategies start and stop between two moments: ``start_strategy`` and
+    ``stop_strategy`` (the strategy service's host port) wait for the replay's turn.
+    """
+
+    def __init__(
+        self,
+        node: TradingNode,
+        source: InMemorySource,
+        settings: PaperSettings,
+        configs: StrategyConfigRepository,
+        registry: Callable[[], ModelRegistry],
+        *,
+        predictions: PredictionStore,
+        approval: ApprovalPolicy,
+    ) -> None:
+        self.node = node
+        self.settings = settings
+        self.configs = configs
+        self._registry = registry
+        self._approval = approval
+        self.data = [source.bars(i) for i in node.instruments]
+        self.host = StrategyHost(node, VenueConfig())
+        self.sink = StorePredictionSink(predictions, batch=16)
+        self._predictions = _LiveOnly(self.sink, self.host)
+        self._running: dict[str, StrategyConfig] = {}
+        self._turns: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._demo: asyncio.Task[None] | None = None
+        self._state: Literal["starting", "playing", "finished", "failed"] = "starting"
+        self._error: str | None = None
+        self._played = 0
+        self.last_ts: int | None = None
+        self._total = int(np.unique(np.concatenate([s.ts for s in self.data])).size)
+
+    # -- where to start ----------------------------------------------------------------
+    @staticmethod
+    def start_time(store: Store, source: InMemorySource, ids: Sequence[str], start_bar: int) -> int:
+        """Return the node clock's first time: the checkpoint's, else the bar before start."""
+        checkpoint = store.get_checkpoint(CHECKPOINT)
+        if checkpoint is not None:
+            return int(checkpoint.value["last_ts"])
+        first = source.bars(ids[0])
+        index = min(max(start_bar, 1), len(first)) - 1
+        return int(first.ts[index])
+
+    def status(self) -> PaperStatus:
+        """Return where the replay is."""
+        return PaperStatus(
+            self._state,
+            self.last_ts,
+            self._played,
+            self._total,
+            self.settings.paper_speed,
+            self._error,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Add the running strategies (warmed up) and start the replay; the node runs."""
+        node, settings = self.node, self.settings
+        checkpoint = await asyncio.to_thread(node.store.get_checkpoint, CHECKPOINT)
+        if checkpoint is not None:
+            resume_ts: int | None = int(checkpoint.value["last_ts"])
+            running = [str(c) for c in checkpoint.value.get("running", [])]
+        else:
+            resume_ts = self._first_resume_ts()
+            running = await asyncio.to_thread(self._demo_configs) if settings.paper_demo else []
+        self.last_ts = resume_ts
+        self.host.open()
+        warm = self._warm_up(resume_ts)
+        for config_id in running:
+            config = await asyncio.to_thread(self.configs.get, config_id)
+            if config is None:
+                _log.warning("strategy configuration %s is gone: not resumed", config_id)
+                continue
+            if config_id == DEMO_ML and not await asyncio.to_thread(self._demo_model_ready):
+                # Trained first, in the background: the platform serves meanwhile, and
+                # the strategy joins the replay at the moment its model is approved.
+                self._demo = asyncio.create_task(self._start_demo_ml(config), name="demo-ml")
+                continue
+            try:
+                await self._add(config, warm)
+            except Exception as error:  # one bad configuration must not stop the rest
+                _log.error("strategy %s not resumed: %s", config_id, error)
+        _log.info(
+            "paper trading from %s at %gx: %s",
+            "the start" if checkpoint is None else "the checkpoint",
+            settings.paper_speed,
+            ", ".join(self._running) or "no strategy",
+        )
+        self._state = "playing"
+        self._task = asyncio.create_task(self._play(resume_ts), name="quantgrid-paper-replay")
+
+    async def stop(self) -> None:
+        """Stop the replay after its current moment; the strategies stay configured."""
+        for task in (self._demo, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._demo = self._task = None
+        for _, future in self._turns:
+            future.cancel()
+        self._turns.clear()
+        await self.host.flush()
+        await asyncio.to_thread(self.sink.flush)
+
+    # -- the strategy service's host port --------------------------------------------
+    async def start_strategy(self, config: StrategyConfig) -> bool:
+        """Run ``config``'s strategy from the next moment; ``False`` if it already runs."""
+        if config.config_id in self._running:
+            return False
+        warm = self._warm_up(self.last_ts)
+        await self._in_turn(partial(self._add, config, warm))
+        await self._save_checkpoint()
+        return True
+
+    async def stop_strategy(self, config_id: str) -> bool:
+        """Stop ``config_id``'s strategy and cancel its working orders; ``False`` if idle."""
+        if config_id not in self._running:
+            return False
+
+        async def remove() -> None:
+            await self.host.remove(config_id)
+            self._running.pop(config_id, None)
+
+        await self._in_turn(remove)
+        await self._save_checkpoint()
+        return True
+
+    async def running_strategies(self) -> frozenset[str]:
+        """Return the ids of the configurations whose strategies run."""
+        return frozenset(self._running)
+
+    async def recent_signals(self, config_id: str, limit: int) -> list[StrategySignal]:
+        """Return the latest ``limit`` orders ``config_id``'s strategy decided, newest first."""
+        mine = [o for o in self.node.execution.orders if o.strategy_id == config_id]
+        return [
+            StrategySignal(
+                config_id=config_id,
+                instrument_id=o.instrument_id,
+                side="BUY" if o.side is OrderSide.BUY else "SELL",
+                order_type=o.order_type.value,
+                quantity=o.quantity,
+                price=o.price if o.price is not None else o.trigger_price,
+                ts_event=o.ts_init,
+                reason=o.tag or "",
+            )
+            for o in reversed(mine[-limit:])
+        ]
+
+    # -- inside ------------------------------------------------------------------------
+    def _first_resume_ts(self) -> int | None:
+        start_bar = self.settings.paper_start_bar
+        if start_bar <= 0:
+            return None
+        first = self.data[0]
+        return int(first.ts[min(start_bar, len(first)) - 1])
+
+    def _warm_up(self, until_ts: int | None) -> list[tuple[Bar, ...]]:
+        """Return the ``paper_warmup_bars`` moments up to ``until_ts``, oldest first."""
+        keep = self.settings.paper_warmup_bars
+        if until_ts is None or keep == 0:
+            return []
+        cut: list[BarSeries] = []
+        for series in self.data:
+            end = int(series.ts.searchsorted(until_ts, side="right"))
+            if end > 0:
+                cut.append(series.slice(max(0, end - keep), end))
+        if not cut:
+            return []
+        return list(ReplayFeed(cut).moments())[-keep:]
+
+    async def _add(self, config: StrategyConfig, warm: list[tuple[Bar, ...]]) -> None:
+        strategy = await asyncio.to_thread(self._build, config)
+        await self.host.add(strategy, instruments=config.instruments, warm_up=warm)
+        self._running[config.config_id] = config
+        _log.info("strategy %s (%s) runs", config.config_id, config.strategy)
+
+    def _build(self, config: StrategyConfig) -> Strategy:
+        if config.strategy != MLStrategy.name:
+            cls = load_strategy(config.strategy)
+            return cls(config.params, strategy_id=config.config_id)
+        # An ML strategy needs its model: the registry's production version.
+        name = str(config.params.get("model_name", ""))
+        registry = self._registry()
+        version = registry.production_version(name)
+        if version is None:
+            msg = f"model {name!r} has no version in production: approve one first"
+            raise ValueError(msg)
+        _, model = registry.load_version(name, version)
+        predictor = ModelPredictor(model, name, version)
+        return MLStrategy(
+            config.params,
+            strategy_id=config.config_id,
+            predictor=predictor,
+            sink=self._predictions,
+        )
+
+    async def _in_turn(self, action: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``action`` between two moments (at once if the replay does not play)."""
+        if self._task is None or self._task.done():
+            return await action()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._turns.append((action, future))
+        return await future
+
+    async def _take_turns(self) -> None:
+        while self._turns:
+            action, future = self._turns.popleft()
+            if future.cancelled():
+                continue
+            try:
+                future.set_result(await action())
+            except Exception as error:
+                future.set_exception(error)
+
+    async def _play(self, after_ts: int | None) -> None:
+        feed = ReplayFeed(self.data, start_after_ns=after_ts)
+        host, speed = self.host, self.settings.paper_speed
+        first: int | None = None
+        started = time.monotonic()
+        try:
+            for bars in feed.moments():
+                ts = bars[0].ts_event
+                if first is None:
+                    first = ts
+                # Paced on the monotonic clock from the first moment: a slow moment is
+                # caught up, not added to every wait after it.
+                due = started + (ts - first) / 1e9 / speed
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                await self._take_turns()
+                host.on_bars(bars)
+                await host.flush()
+                self.last_ts = ts
+                self._played += 1
+                await self._save_checkpoint()
+            self._state = "finished"
+            _log.info("the replay reached its last bar after %d moments", self._played)
+            await self._take_turns()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self._state = "failed"
+            self._error = f"{type(error).__name__}: {error}"
+            _log.exception("paper trading stopped")
+            risk = self.node.risk
+            with contextlib.suppress(Exception):
+                risk.halt(f"paper trading stopped: {self._error}")
+
+    async def _save_checkpoint(self) -> None:
+        if self.last_ts is None:
+            return
+        value = {"last_ts": self.last_ts, "running": sorted(self._running)}
+        ts = self.last_ts
+        await self.node.writer.submit(partial(_save_checkpoint, value, ts))
+
+    def _demo_configs(self) -> list[str]:
+        """Configure the demo strategies (once per store); return their ids."""
+        ids = tuple(self.node.instruments)
+        now = time.time_ns()
+        demo = [
+            (DEMO_REGIME, "regime_switch", {}, "Demo: trade by regime"),
+            (DEMO_ML, "ml", {"model_name": DEMO_MODEL}, "Demo: direction model"),
+        ]
+        made = []
+        for config_id, name, params, label in demo:
+            if self.configs.get(config_id) is None:
+                cls = MLStrategy if name == MLStrategy.name else load_strategy(name)
+                full = cls.parse_params(params).model_dump(mode="json")
+                config = StrategyConfig(config_id, name, full, ids, label, now, DEMO_APPROVER)
+                self.configs.add(config)
+            made.append(config_id)
+        return made
+
+    async def _start_demo_ml(self, config: StrategyConfig) -> None:
+        try:
+            await asyncio.to_thread(self._demo_model)
+            await self._in_turn(partial(self._add, config, self._warm_up(self.last_ts)))
+            await self._save_checkpoint()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            _log.warning("the demo ML strategy does not run: %s", error)
+
+    def _demo_model_ready(self) -> bool:
+        try:
+            return self._registry().production_version(DEMO_MODEL) is not None
+        except ModelNotFoundError:
+            return False
+
+    def _demo_model(self) -> None:
+        """Train the demo model on the bars before the replay; approve it to production."""
+        if self._demo_model_ready():
+            return
+        registry = self._registry()
+        from quantgrid.ml import ModelSpec, PurgedKFold  # noqa: PLC0415
+        from quantgrid.ml._pipeline import train_on_bars  # noqa: PLC0415
+        from quantgrid.ml._validation import HOLDOUT_EMBARGO  # noqa: PLC0415
+
+        start = max(self.settings.paper_start_bar, 1)
+        past = {s.instrument_id: s.slice(0, start) for s in self.data}
+        result, dataset = train_on_bars(
+            past,
+            spec=ModelSpec("lightgbm", seed=0),
+            cv=PurgedKFold(n_splits=5, embargo=HOLDOUT_EMBARGO),
+            drop_flat=True,
+        )
+        info = registry.log_training(
+            DEMO_MODEL,
+            result,
+            data_hash=dataset.data_hash(),
+            feature_set_name=dataset.feature_set_name,
+            feature_set_fingerprint=dataset.feature_set_fingerprint,
+            params={"data.source": f"the replay's bars before bar {start}"},
+            tags={"quantgrid.source": "paper demo"},
+        )
+        for stage in ("staging", "production"):
+            registry.approve(
+                DEMO_MODEL,
+                info.version,
+                to_stage=stage,
+                approver=DEMO_APPROVER,
+                policy=self._approval,
+            )
+        _log.info("demo model %s version %d trained and approved", DEMO_MODEL, info.version)
+
+
+class _LiveOnly:
+    """Keep the predictions made on played bars, not those of a warm-up.
+
+    A first start warms up on the demo model's own training bars: calls made there are
+    in-sample and would flatter its scores.
+    """
+
+    def __init__(self, sink: StorePredictionSink, host: StrategyHost) -> None:
+        self._sink = sink
+        self._host = host
+
+    def record(self, prediction: Prediction) -> None:
+        if not self._host.warming:
+            self._sink.record(prediction)
+
+
+def _save_checkpoint(value: dict[str, Any], ts: int, store: Store) -> None:
+    store.save_checkpoint(CHECKPOINT, value, ts)
