@@ -463,7 +463,13 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         if config.mode == "one-process" and config.paper.paper_mode == "replay":
             parts.trading_node(with_strategies=True)
             host = parts.paper
-        return strategy_app(configs, host, settings=config.settings, authenticator=auth)
+        return strategy_app(
+            configs,
+            host,
+            settings=config.settings,
+            authenticator=auth,
+            replay=None if host is None else host.status,
+        )
     if name == "backtest":
         runner = parts.job_runner()
         return backtest_app(parts.store, runner, config.backtest, authenticator=auth)

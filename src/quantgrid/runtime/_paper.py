@@ -8,7 +8,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -23,7 +22,12 @@ from quantgrid.model import Bar, BarSeries, OrderSide
 from quantgrid.node import TradingNode
 from quantgrid.paper import ReplayFeed, StrategyHost
 from quantgrid.services import ServiceSettings
-from quantgrid.services.strategy import StrategyConfig, StrategyConfigRepository, StrategySignal
+from quantgrid.services.strategy import (
+    ReplayProgress,
+    StrategyConfig,
+    StrategyConfigRepository,
+    StrategySignal,
+)
 from quantgrid.strategy import MLStrategy, ModelPredictor, Strategy, load_strategy
 from quantgrid.venues import VenueConfig
 
@@ -68,32 +72,6 @@ class PaperSettings(ServiceSettings):
     paper_start_bar: int = Field(default=5_000, ge=0)
     paper_warmup_bars: int = Field(default=500, ge=0, le=100_000)
     paper_demo: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class PaperStatus:
-    """Where the replay is.
-
-    Attributes
-    ----------
-    state
-        ``starting``, ``playing``, ``finished`` (no bar left) or ``failed``.
-    last_ts
-        The time of the last moment played (or resumed from), nanoseconds.
-    played, total
-        Moments played by this process, and moments in the data.
-    speed
-        Times the data's pace.
-    error
-        Why it failed, if it did.
-    """
-
-    state: Literal["starting", "playing", "finished", "failed"]
-    last_ts: int | None
-    played: int
-    total: int
-    speed: float
-    error: str | None
 
 
 class PaperTrading:
@@ -174,9 +152,9 @@ class PaperTrading:
         index = min(max(start_bar, 1), len(first)) - 1
         return int(first.ts[index])
 
-    def status(self) -> PaperStatus:
+    def status(self) -> ReplayProgress:
         """Return where the replay is."""
-        return PaperStatus(
+        return ReplayProgress(
             self._state,
             self.last_ts,
             self._played,

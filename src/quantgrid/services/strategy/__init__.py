@@ -23,13 +23,19 @@ from quantgrid.services.strategy._configs import (
     StrategyConfig,
     StrategyConfigRepository,
 )
-from quantgrid.services.strategy._host import InMemoryStrategyHost, StrategyHost, StrategySignal
+from quantgrid.services.strategy._host import (
+    InMemoryStrategyHost,
+    ReplayProgress,
+    StrategyHost,
+    StrategySignal,
+)
 
 __all__ = [
     "ConfigPage",
     "InMemoryStrategyConfigs",
     "InMemoryStrategyHost",
     "InstrumentId",
+    "ReplayProgress",
     "SqlStrategyConfigs",
     "StrategyConfig",
     "StrategyConfigRepository",

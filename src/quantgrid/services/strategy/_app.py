@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantgrid.adapters.storage import Role, StoreUnavailableError
-from quantgrid.core import Clock, LiveClock
+from quantgrid.core import Clock, LiveClock, ns_to_iso
 from quantgrid.gateway import Authenticator, Principal, install_auth, require_role
 from quantgrid.services import (
     DependencyUnavailableError,
@@ -42,7 +42,7 @@ from quantgrid.services.strategy._configs import (
     StrategyConfigRepository,
     parse_cursor,
 )
-from quantgrid.services.strategy._host import StrategyHost, StrategySignal
+from quantgrid.services.strategy._host import ReplayProgress, StrategyHost, StrategySignal
 from quantgrid.strategy import Strategy
 
 T = TypeVar("T")
@@ -69,6 +69,14 @@ class UnknownStrategyError(ServiceError):
     status = 404
     title = "Strategy not found"
     type_uri = problem_type("strategy-not-found")
+
+
+class ReplayNotFoundError(ServiceError):
+    """No market replay runs in the process (paper trading is off, or elsewhere)."""
+
+    status = 404
+    title = "No market replay"
+    type_uri = problem_type("no-replay")
 
 
 class ConfigNotFoundError(ServiceError):
@@ -204,6 +212,7 @@ def create_app(
     settings: ServiceSettings,
     authenticator: Authenticator,
     clock: Clock | None = None,
+    replay: Callable[[], ReplayProgress] | None = None,
 ) -> FastAPI:
     """Return the strategy service.
 
@@ -220,11 +229,14 @@ def create_app(
         Who checks callers: viewers read, traders create, start and stop.
     clock
         Stamps new configurations; the wall clock by default.
+    replay
+        Returns how far the market replay the strategies paper-trade on has got
+        (``GET /replay``); without one that answers 404.
 
     Returns
     -------
     FastAPI
-        Routes under ``/strategies`` and ``/strategy-configs``.
+        Routes under ``/strategies``, ``/strategy-configs`` and ``/replay``.
     """
     service = _StrategyService(configs, host, clock or LiveClock())
 
@@ -241,7 +253,7 @@ def create_app(
     app = create_service_app(
         "strategy",
         settings=settings,
-        routers=[_catalogue_router(), _configs_router(service)],
+        routers=[_catalogue_router(), _configs_router(service), _replay_router(replay)],
         dependencies={"configs": configs_check},
         description="Strategy catalogue, configurations, and start/stop on a trading node.",
         lifespan=lifespan,
@@ -288,6 +300,48 @@ class _StrategyService:
             return await self.host.running_strategies()
         except (DependencyUnavailableError, RemoteServiceError):
             return None
+
+
+class ReplayView(BaseModel):
+    """How far the market replay paper trading runs on has got."""
+
+    state: Literal["starting", "playing", "finished", "failed"] = Field(
+        description="finished: the data has no bar left; failed: see error"
+    )
+    market_time_ns: int | None = Field(
+        description="the trading node's clock: the last moment played, ns since the epoch"
+    )
+    market_time: str | None = Field(description="the same, ISO 8601 UTC")
+    played: int = Field(description="moments played since the process started")
+    total: int = Field(description="moments in the data")
+    speed: float = Field(description="times the data's own pace")
+    error: str | None = Field(description="why the replay stopped, if it failed")
+
+
+def _replay_router(replay: Callable[[], ReplayProgress] | None) -> APIRouter:
+    router = APIRouter(prefix="/replay", tags=["replay"])
+
+    @router.get(
+        "",
+        responses=problem_responses({404: "No market replay runs in this process."}),
+    )
+    async def get_replay(caller: Viewer) -> ReplayView:
+        """Return how far the market replay that strategies paper-trade on has got."""
+        if replay is None:
+            msg = "no market replay runs here: paper trading is off (quantgrid up --paper)"
+            raise ReplayNotFoundError(msg)
+        p = replay()
+        return ReplayView(
+            state=p.state,
+            market_time_ns=p.last_ts,
+            market_time=None if p.last_ts is None else ns_to_iso(p.last_ts),
+            played=p.played,
+            total=p.total,
+            speed=p.speed,
+            error=p.error,
+        )
+
+    return router
 
 
 def _catalogue_router() -> APIRouter:

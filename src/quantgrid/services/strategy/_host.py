@@ -42,6 +42,33 @@ class StrategySignal:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayProgress:
+    """How far the market replay that paper trading runs on has got.
+
+    Attributes
+    ----------
+    state
+        ``starting``, ``playing``, ``finished`` (no bar left) or ``failed``.
+    last_ts
+        The time of the last moment played (or resumed from), nanoseconds since the
+        epoch, UTC: the trading node's clock.
+    played, total
+        Moments played since this process started, and moments in the data.
+    speed
+        Times the data's own pace.
+    error
+        Why it failed, if it did.
+    """
+
+    state: Literal["starting", "playing", "finished", "failed"]
+    last_ts: int | None
+    played: int
+    total: int
+    speed: float
+    error: str | None = None
+
+
 class StrategyHost(Protocol):
     """Starts and stops configured strategies and reports what they decide.
 

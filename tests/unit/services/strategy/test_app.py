@@ -8,8 +8,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from quantgrid.services import PROBLEM_JSON, assert_stable_operation_ids
-from quantgrid.services.strategy import InMemoryStrategyHost, StrategySignal
+from quantgrid.services import PROBLEM_JSON, ServiceSettings, assert_stable_operation_ids
+from quantgrid.services.strategy import (
+    InMemoryStrategyConfigs,
+    InMemoryStrategyHost,
+    ReplayProgress,
+    StrategySignal,
+    create_app,
+)
 from quantgrid.strategy import BUILTIN_STRATEGIES
 from tests.unit.services.strategy.callers import Callers
 from tests.unit.services.strategy.conftest import START_NS
@@ -28,6 +34,7 @@ OPERATION_IDS = {
     "start_strategy",
     "stop_strategy",
     "list_strategy_signals",
+    "get_replay",
     "health",
     "health_dependencies",
 }
@@ -289,3 +296,37 @@ def test_operation_ids_are_stable(app: FastAPI):
         for operation in path_item.values()
     }
     assert ids == OPERATION_IDS
+
+
+async def test_the_replay_says_how_far_it_has_got(callers: Callers) -> None:
+    progress = ReplayProgress("playing", START_NS, 12, 100, 60.0)
+    app = create_app(
+        InMemoryStrategyConfigs(),
+        InMemoryStrategyHost(),
+        settings=ServiceSettings(),
+        authenticator=callers.authenticator,
+        replay=lambda: progress,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://strategy") as client:
+        response = await client.get("/replay", headers=callers.headers("viewer"))
+        assert response.status_code == 200
+        assert response.json() == {
+            "state": "playing",
+            "market_time_ns": START_NS,
+            "market_time": "2024-01-01T00:00:00Z",
+            "played": 12,
+            "total": 100,
+            "speed": 60.0,
+            "error": None,
+        }
+        assert (await client.get("/replay")).status_code == 401
+
+
+async def test_without_a_replay_it_is_a_404_saying_how_to_start_one(
+    client: httpx.AsyncClient, callers: Callers
+) -> None:
+    response = await client.get("/replay", headers=callers.headers("viewer"))
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert "quantgrid up --paper" in response.json()["detail"]

@@ -12,6 +12,7 @@ PUBLIC_API = {
         "InMemoryStrategyConfigs",
         "InMemoryStrategyHost",
         "InstrumentId",
+        "ReplayProgress",
         "SqlStrategyConfigs",
         "StrategyConfig",
         "StrategyConfigRepository",
