@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/node_throughput.py
 	$(BIN)/python benchmarks/order_load.py
 	$(BIN)/python benchmarks/ml_serving.py
+	$(BIN)/python benchmarks/first_start.py
 
 # Needs uv on the PATH (pip install uv); CI and `make setup` only read the lock.
 lock:
