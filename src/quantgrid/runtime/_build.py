@@ -327,7 +327,6 @@ class _Parts:
             config.paper,
             self.strategy_configs(),
             self.registry,
-            predictions=self.store,
             approval=config.ml.approval_policy(),
         )
         return self.node

@@ -9,14 +9,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from pydantic import Field
 
 from quantgrid.adapters.market_data import InMemorySource
 from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry
-from quantgrid.adapters.storage import PredictionStore, Store, StorePredictionSink
+from quantgrid.adapters.storage import Checkpoint, ConflictError, PredictionStore, Store
 from quantgrid.ml import ApprovalPolicy, Prediction
 from quantgrid.model import Bar, BarSeries, OrderSide
 from quantgrid.node import TradingNode
@@ -42,6 +42,7 @@ DEMO_ML = "demo-ml"
 DEMO_MODEL = "demo-direction"
 #: Who approves the demo model, in the registry's approval record.
 DEMO_APPROVER = "quantgrid-demo"
+_PAGE = 1000
 
 
 class PaperSettings(ServiceSettings):
@@ -90,8 +91,6 @@ class PaperTrading:
         The strategy service's configurations: what runs is one of them.
     registry
         Returns the model registry (the demo model, an ``ml`` configuration's model).
-    predictions
-        Where the ML strategies' predictions are kept (the node's store).
     approval
         The deployment's approval floor, which the demo model must pass.
 
@@ -104,8 +103,12 @@ class PaperTrading:
     resumes there: the node recovers cash, positions and working orders; each running
     strategy is added again, warmed up on the bars before the checkpoint, with its
     stored order ids and recovered orders (``StrategyHost.add``); the replay goes on
-    after the checkpoint. A crash between a moment's order writes and its checkpoint
-    replays that moment: its orders are refused as stored already, never sent twice.
+    after the checkpoint. A process that died after a moment's orders were written
+    but before its checkpoint resumes after that moment (the latest order its
+    strategies stored): those orders may have reached the venue, so what was decided
+    there is warmed over, not decided again under new ids. (Of a moment whose orders
+    were split across two commits by the crash, the unwritten ones are lost, never
+    sent: nothing reaches the venue before its record.)
 
     Strategies start and stop between two moments: ``start_strategy`` and
     ``stop_strategy`` (the strategy service's host port) wait for the replay's turn.
@@ -119,7 +122,6 @@ class PaperTrading:
         configs: StrategyConfigRepository,
         registry: Callable[[], ModelRegistry],
         *,
-        predictions: PredictionStore,
         approval: ApprovalPolicy,
     ) -> None:
         self.node = node
@@ -129,8 +131,7 @@ class PaperTrading:
         self._approval = approval
         self.data = [source.bars(i) for i in node.instruments]
         self.host = StrategyHost(node, VenueConfig())
-        self.sink = StorePredictionSink(predictions, batch=16)
-        self._predictions = _LiveOnly(self.sink, self.host)
+        self.predictions = _PredictionWrites(node, self.host)
         self._running: dict[str, StrategyConfig] = {}
         self._turns: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = deque()
         self._task: asyncio.Task[None] | None = None
@@ -147,7 +148,7 @@ class PaperTrading:
         """Return the node clock's first time: the checkpoint's, else the bar before start."""
         checkpoint = store.get_checkpoint(CHECKPOINT)
         if checkpoint is not None:
-            return int(checkpoint.value["last_ts"])
+            return _resume_point(store, checkpoint)[0]
         first = source.bars(ids[0])
         index = min(max(start_bar, 1), len(first)) - 1
         return int(first.ts[index])
@@ -168,9 +169,9 @@ class PaperTrading:
         """Add the running strategies (warmed up) and start the replay; the node runs."""
         node, settings = self.node, self.settings
         checkpoint = await asyncio.to_thread(node.store.get_checkpoint, CHECKPOINT)
+        resume_ts: int | None
         if checkpoint is not None:
-            resume_ts: int | None = int(checkpoint.value["last_ts"])
-            running = [str(c) for c in checkpoint.value.get("running", [])]
+            resume_ts, running = await asyncio.to_thread(_resume_point, node.store, checkpoint)
         else:
             resume_ts = self._first_resume_ts()
             running = await asyncio.to_thread(self._demo_configs) if settings.paper_demo else []
@@ -212,7 +213,6 @@ class PaperTrading:
             future.cancel()
         self._turns.clear()
         await self.host.flush()
-        await asyncio.to_thread(self.sink.flush)
 
     # -- the strategy service's host port --------------------------------------------
     async def start_strategy(self, config: StrategyConfig) -> bool:
@@ -303,7 +303,7 @@ class PaperTrading:
             config.params,
             strategy_id=config.config_id,
             predictor=predictor,
-            sink=self._predictions,
+            sink=self.predictions,
         )
 
     async def _in_turn(self, action: Callable[[], Awaitable[Any]]) -> Any:
@@ -435,20 +435,65 @@ class PaperTrading:
         _log.info("demo model %s version %d trained and approved", DEMO_MODEL, info.version)
 
 
-class _LiveOnly:
-    """Keep the predictions made on played bars, not those of a warm-up.
+def _resume_point(store: Store, checkpoint: Checkpoint) -> tuple[int, list[str]]:
+    """Return where a restart resumes (a moment's time) and the strategies running there.
 
-    A first start warms up on the demo model's own training bars: calls made there are
-    in-sample and would flatter its scores.
+    The checkpoint's moment, or a later one whose orders the strategies stored before
+    the process stopped (it died after a moment's orders were written, before its
+    checkpoint): those orders may have reached the venue, so that moment's decisions
+    are taken as made, warmed over, not decided again under new ids.
+    """
+    resume_ts = int(checkpoint.value["last_ts"])
+    running = [str(c) for c in checkpoint.value.get("running", [])]
+    for config_id in running:
+        after: str | None = None
+        while True:
+            page = store.list_orders(strategy_id=config_id, limit=_PAGE, after=after)
+            for stored in page.items:
+                resume_ts = max(resume_ts, stored.order.ts_init)
+            after = page.next_cursor
+            if after is None:
+                break
+    return resume_ts, running
+
+
+class _PredictionWrites:
+    """Keep the predictions made on played bars, through the node's store writer.
+
+    Not those of a warm-up: a first start warms up on the demo model's own training
+    bars, where calls are in-sample and would flatter its scores. Each prediction is
+    queued on the writer (off the event loop, committed with the moment's other
+    writes, so durable before the moment's checkpoint). A prediction whose id is
+    stored already, with other figures, is one made again on a moment replayed after
+    a restart: its features, warmed up on fewer bars, differ in the last digits. The
+    first one stays the prediction of record; that is logged, not raised, so it
+    cannot stop the replay.
     """
 
-    def __init__(self, sink: StorePredictionSink, host: StrategyHost) -> None:
-        self._sink = sink
+    def __init__(self, node: TradingNode, host: StrategyHost) -> None:
+        self._node = node
         self._host = host
+        self.kept = 0
 
     def record(self, prediction: Prediction) -> None:
-        if not self._host.warming:
-            self._sink.record(prediction)
+        if self._host.warming:
+            return
+        self._node.writer.post(partial(_save_prediction, prediction), self._written)
+
+    def _written(self, ok: bool, value: Any) -> None:
+        if ok:
+            self.kept += int(value)
+        else:
+            _log.error("a prediction was not stored: %s: %s", type(value).__name__, value)
+
+
+def _save_prediction(prediction: Prediction, store: Store) -> int:
+    # The node's store: a SQL or in-memory store, which keeps predictions too.
+    try:
+        return cast("PredictionStore", store).save_predictions([prediction])
+    except ConflictError:
+        _log.info("prediction %s was stored before: the first is kept", prediction.prediction_id)
+        return 0
 
 
 def _save_checkpoint(value: dict[str, Any], ts: int, store: Store) -> None:

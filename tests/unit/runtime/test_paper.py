@@ -14,7 +14,7 @@ from quantgrid.adapters.market_data import InMemorySource
 from quantgrid.adapters.registry import InMemoryModelRegistry, ModelRegistry
 from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.model import BarSeries, OrderStatus
-from quantgrid.runtime import ConfigError, Runtime, RuntimeConfig, build_platform
+from quantgrid.runtime import ConfigError, Runtime, RuntimeConfig, build_platform, open_store
 from quantgrid.runtime._paper import CHECKPOINT, DEMO_ML, DEMO_MODEL, DEMO_REGIME, PaperTrading
 from quantgrid.services.strategy import StrategyConfig
 
@@ -226,3 +226,29 @@ def test_paper_trading_is_off_unless_asked(tmp_path: Path, market: dict[str, Bar
         runtime.store.close()
     with pytest.raises(ConfigError, match="speed"):
         config.with_paper(True, speed=0)
+
+
+async def test_a_checkpoint_behind_the_stored_orders_resumes_after_them(
+    tmp_path: Path, market: dict[str, BarSeries]
+) -> None:
+    """Died after a moment's orders were stored, before its checkpoint: not decided twice."""
+    registry = _trained_registry(tmp_path, market)
+    whole = await _run(build_platform(_config(tmp_path, _cut(market, BARS), registry, db="a.db")))
+    first = build_platform(_config(tmp_path, _cut(market, 1_200), registry, db="b.db"))
+    await _run(first)
+    store = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        last_order = max(o.order.ts_init for o in _all(store.list_orders))
+        checkpoint = store.get_checkpoint(CHECKPOINT)
+        assert checkpoint is not None
+        # As if the process had died before the checkpoints of the last order's moment
+        # and every moment since.
+        lagging = dict(checkpoint.value) | {"last_ts": last_order - 5 * 60 * 10**9}
+        store.save_checkpoint(CHECKPOINT, lagging, checkpoint.ts_ns)
+    finally:
+        store.close()
+    second = build_platform(_config(tmp_path, _cut(market, BARS), registry, db="b.db"))
+    assert second.node is not None
+    assert second.node.clock.timestamp_ns() == last_order
+    resumed = await _run(second)
+    assert resumed[0] == whole[0]
