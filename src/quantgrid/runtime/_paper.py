@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from quantgrid.adapters.market_data import InMemorySource
-from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry
+from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry, RegistryError
 from quantgrid.adapters.storage import Checkpoint, ConflictError, PredictionStore, Store
 from quantgrid.ml import ApprovalPolicy, Prediction
 from quantgrid.model import Bar, BarSeries, OrderSide
@@ -27,8 +27,9 @@ from quantgrid.services.strategy import (
     StrategyConfig,
     StrategyConfigRepository,
     StrategySignal,
+    StrategyStartError,
 )
-from quantgrid.strategy import MLStrategy, ModelPredictor, Strategy, load_strategy
+from quantgrid.strategy import MLStrategy, ModelPredictor, Strategy, StrategyError, load_strategy
 from quantgrid.venues import VenueConfig
 
 _log = logging.getLogger("quantgrid.runtime.paper")
@@ -216,26 +217,43 @@ class PaperTrading:
 
     # -- the strategy service's host port --------------------------------------------
     async def start_strategy(self, config: StrategyConfig) -> bool:
-        """Run ``config``'s strategy from the next moment; ``False`` if it already runs."""
-        if config.config_id in self._running:
-            return False
-        warm = self._warm_up(self.last_ts)
-        await self._in_turn(partial(self._add, config, warm))
-        await self._save_checkpoint()
-        return True
+        """Run ``config``'s strategy from the next moment; ``False`` if it already runs.
+
+        Raises
+        ------
+        StrategyStartError
+            If it cannot run (an ``ml`` model not in production, a failing warm-up).
+        """
+
+        async def add() -> bool:
+            if config.config_id in self._running:
+                return False
+            try:
+                await self._add(config)
+            except (ValueError, LookupError, StrategyError, RegistryError) as error:
+                msg = f"strategy {config.config_id} ({config.strategy}) not started: {error}"
+                raise StrategyStartError(msg) from error
+            return True
+
+        started: bool = await self._in_turn(add)
+        if started:
+            await self._save_checkpoint()
+        return started
 
     async def stop_strategy(self, config_id: str) -> bool:
         """Stop ``config_id``'s strategy and cancel its working orders; ``False`` if idle."""
-        if config_id not in self._running:
-            return False
 
-        async def remove() -> None:
+        async def remove() -> bool:
+            if config_id not in self._running:
+                return False
             await self.host.remove(config_id)
-            self._running.pop(config_id, None)
+            del self._running[config_id]
+            return True
 
-        await self._in_turn(remove)
-        await self._save_checkpoint()
-        return True
+        stopped: bool = await self._in_turn(remove)
+        if stopped:
+            await self._save_checkpoint()
+        return stopped
 
     async def running_strategies(self) -> frozenset[str]:
         """Return the ids of the configurations whose strategies run."""
@@ -280,8 +298,11 @@ class PaperTrading:
             return []
         return list(ReplayFeed(cut).moments())[-keep:]
 
-    async def _add(self, config: StrategyConfig, warm: list[tuple[Bar, ...]]) -> None:
+    async def _add(self, config: StrategyConfig, warm: list[tuple[Bar, ...]] | None = None) -> None:
+        """Build and add ``config``'s strategy, warmed up to the last moment played."""
         strategy = await asyncio.to_thread(self._build, config)
+        if warm is None:
+            warm = self._warm_up(self.last_ts)
         await self.host.add(strategy, instruments=config.instruments, warm_up=warm)
         self._running[config.config_id] = config
         _log.info("strategy %s (%s) runs", config.config_id, config.strategy)
@@ -353,6 +374,13 @@ class PaperTrading:
             self._state = "failed"
             self._error = f"{type(error).__name__}: {error}"
             _log.exception("paper trading stopped")
+            # The host may be mid-moment: strategies waiting to start or stop cannot.
+            while self._turns:
+                _, future = self._turns.popleft()
+                if not future.done():
+                    future.set_exception(
+                        StrategyStartError(f"the market replay stopped: {self._error}")
+                    )
             risk = self.node.risk
             with contextlib.suppress(Exception):
                 risk.halt(f"paper trading stopped: {self._error}")
@@ -385,7 +413,7 @@ class PaperTrading:
     async def _start_demo_ml(self, config: StrategyConfig) -> None:
         try:
             await asyncio.to_thread(self._demo_model)
-            await self._in_turn(partial(self._add, config, self._warm_up(self.last_ts)))
+            await self._in_turn(partial(self._add, config))
             await self._save_checkpoint()
         except asyncio.CancelledError:
             raise

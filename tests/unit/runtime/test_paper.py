@@ -16,7 +16,7 @@ from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.model import BarSeries, OrderStatus
 from quantgrid.runtime import ConfigError, Runtime, RuntimeConfig, build_platform, open_store
 from quantgrid.runtime._paper import CHECKPOINT, DEMO_ML, DEMO_MODEL, DEMO_REGIME, PaperTrading
-from quantgrid.services.strategy import StrategyConfig
+from quantgrid.services.strategy import StrategyConfig, StrategyStartError
 
 pytestmark = pytest.mark.anyio
 
@@ -194,6 +194,9 @@ async def test_a_strategy_starts_and_stops_between_moments(
         assert await paper.running_strategies() == frozenset()
         assert await paper.start_strategy(config)
         assert not await paper.start_strategy(config)  # already running
+        no_model = StrategyConfig("ml-x", "ml", {"model_name": "nope"}, ("SYN0",), None, now, "t")
+        with pytest.raises(StrategyStartError, match="ml-x \\(ml\\) not started: .*nope"):
+            await paper.start_strategy(no_model)
         assert await paper.running_strategies() == {"mine"}
         store = runtime.store
 

@@ -28,6 +28,7 @@ from quantgrid.services.strategy._host import (
     ReplayProgress,
     StrategyHost,
     StrategySignal,
+    StrategyStartError,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "StrategyHost",
     "StrategyInfo",
     "StrategySignal",
+    "StrategyStartError",
     "check_strategy",
     "create_app",
     "describe_strategy",

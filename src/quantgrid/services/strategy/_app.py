@@ -447,7 +447,12 @@ def _configs_router(service: _StrategyService) -> APIRouter:
         await service.call(service.configs.remove, config_id)
         return Response(status_code=204)
 
-    @router.post("/{config_id}/start", responses=problem_responses({**_UNKNOWN_CONFIG, **_NO_NODE}))
+    @router.post(
+        "/{config_id}/start",
+        responses=problem_responses(
+            {**_UNKNOWN_CONFIG, **_NO_NODE, 409: "The strategy could not start: `detail` says why."}
+        ),
+    )
     async def start_strategy(config_id: ConfigId, caller: Trader) -> StrategyRunState:
         """Have the trading node run the configuration's strategy."""
         config = await service.require(config_id)

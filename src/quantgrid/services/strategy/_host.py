@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from quantgrid.services import ServiceError, problem_type
 from quantgrid.services.strategy._configs import StrategyConfig
 
 #: Signals the fake host keeps per configuration.
@@ -40,6 +41,15 @@ class StrategySignal:
     price: float | None
     ts_event: int
     reason: str = ""
+
+
+class StrategyStartError(ServiceError):
+    """The host could not start the configuration's strategy (its model is not in
+    production, it failed while warming up...): the message says why."""
+
+    status = 409
+    title = "Strategy could not start"
+    type_uri = problem_type("strategy-not-started")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +88,10 @@ class StrategyHost(Protocol):
     """
 
     async def start_strategy(self, config: StrategyConfig) -> bool:
-        """Run ``config``'s strategy; return ``False`` if it was already running."""
+        """Run ``config``'s strategy; return ``False`` if it was already running.
+
+        Raises ``StrategyStartError`` (409) if it cannot run, saying why.
+        """
         ...
 
     async def stop_strategy(self, config_id: str) -> bool:

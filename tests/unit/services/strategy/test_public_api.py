@@ -19,6 +19,7 @@ PUBLIC_API = {
         "StrategyHost",
         "StrategyInfo",
         "StrategySignal",
+        "StrategyStartError",
         "check_strategy",
         "create_app",
         "describe_strategy",
