@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
+from quantgrid.console import console_router
 from quantgrid.gateway._auth import Authenticator
 from quantgrid.gateway._auth_first import install_auth_before_parsing
 from quantgrid.gateway._deps import install_auth
@@ -60,7 +61,8 @@ def create_gateway_app(
     FastAPI
         ``/health/dependencies`` checks each service's ``/health``; ``/openapi.json``
         describes every service's operations under ``/api/<name>`` too, with the
-        role each needs (``install_gateway_openapi``).
+        role each needs (``install_gateway_openapi``); ``/console/`` serves the web
+        console (``quantgrid.console``).
 
     Notes
     -----
@@ -91,7 +93,8 @@ def create_gateway_app(
             for proxy in proxies.values():
                 await proxy.aclose()
 
-    routers = [auth_router] + [_proxy_router(name, p) for name, p in sorted(proxies.items())]
+    routers = [auth_router, console_router()]
+    routers += [_proxy_router(name, p) for name, p in sorted(proxies.items())]
     app = create_service_app(
         GATEWAY.name,
         settings=settings,

@@ -50,6 +50,9 @@ SAMPLES = {
     "job_id": "no-such-job",
     "key_id": "0123456789abcdef",
 }
+#: Query parameters some operations are called with: the stream of snapshots would
+#: otherwise last its default 300 s (0 sends one snapshot and ends).
+QUERY_SAMPLES = {"portfolio_stream_snapshots": {"max_s": "0"}}
 _BELOW = {Role.TRADER: Role.VIEWER, Role.ADMIN: Role.TRADER}
 _AN_HOUR_NS = 3600 * 1_000_000_000
 
@@ -124,7 +127,8 @@ def call(
     if "requestBody" in operation:
         headers = {**headers, "Content-Type": "application/json"}
         body = b"{}" if body is None else body
-    return env.request(method, path, headers=headers, content=body)
+    params = QUERY_SAMPLES.get(operation_id)
+    return env.request(method, path, headers=headers, content=body, params=params)
 
 
 def assert_refused(answer: Any, status: int) -> None:

@@ -29,10 +29,18 @@ from tests.unit.gateway.platform import PlatformEnv, gateway_schema, running_pla
 
 SCHEMA = schemathesis.openapi.from_dict(gateway_schema())
 _OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+#: Operations left out, and why.
+SKIPPED = {
+    # A stream of server-sent events that lasts `max_s` seconds (up to an hour): the
+    # in-process transport answers only once it ends. Its answers are tested in
+    # tests/unit/services/portfolio/test_stream.py, its credentials by the auth matrix.
+    "GET /api/portfolio/portfolio/stream",
+}
 # Requests that break the description, of operations that take some input to break.
 CASES = [
     pytest.param(operation.label, mode, id=f"{operation.label} ({mode.value})")
     for operation in _OPERATIONS
+    if operation.label not in SKIPPED
     for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     if mode.is_positive
     or operation.definition.raw.get("parameters")

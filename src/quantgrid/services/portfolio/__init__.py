@@ -1,8 +1,9 @@
 """The portfolio service: positions, cash, P&L and equity history of a trading node.
 
 ``create_app(node, settings, auth=...)`` serves ``GET /portfolio/positions``,
-``/portfolio/cash``, ``/portfolio/pnl`` and ``/portfolio/equity``, for viewers and up.
-See ``docs/node.md``.
+``/portfolio/cash``, ``/portfolio/pnl``, ``/portfolio/equity`` and
+``/portfolio/stream`` (server-sent events of ``SnapshotOut``), for viewers and up.
+See ``docs/node.md`` and ``docs/console.md``.
 """
 
 from quantgrid.services.portfolio._app import create_app, portfolio_router
@@ -13,6 +14,7 @@ from quantgrid.services.portfolio._models import (
     EquityPointOut,
     PnlOut,
     PositionOut,
+    SnapshotOut,
 )
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "PnlOut",
     "PortfolioBackend",
     "PositionOut",
+    "SnapshotOut",
     "create_app",
     "portfolio_router",
 ]

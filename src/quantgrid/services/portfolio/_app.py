@@ -1,10 +1,11 @@
-"""The portfolio service: positions, cash, P&L and equity history."""
+"""The portfolio service: positions, cash, P&L, equity history and a live stream."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import StreamingResponse
 
 from quantgrid.adapters.storage import Role
 from quantgrid.gateway import Authenticator, Principal, RateLimiter, install_auth, require_role
@@ -17,6 +18,13 @@ from quantgrid.services.portfolio._models import (
     EquityPointOut,
     PnlOut,
     PositionOut,
+    SnapshotOut,
+)
+from quantgrid.services.portfolio._stream import (
+    CHECK_INTERVAL_S,
+    HEARTBEAT_S,
+    SnapshotReader,
+    snapshot_events,
 )
 
 SERVICE = "portfolio"
@@ -32,8 +40,30 @@ async def _backend(request: Request) -> PortfolioBackend:
 Backend = Annotated[PortfolioBackend, Depends(_backend)]
 
 
-def portfolio_router() -> APIRouter:
-    """Return the routes of ``/portfolio``."""
+#: The longest a stream of snapshots lasts before the client must reconnect.
+MAX_STREAM_S = 3_600.0
+
+
+class EventStreamResponse(StreamingResponse):
+    """A stream of server-sent events."""
+
+    media_type = "text/event-stream"
+
+
+_STREAM_DESCRIPTION = (
+    "`event: snapshot` lines, each with a `SnapshotOut` as JSON, and `: heartbeat` "
+    "comments; an `event: error` with a `detail` if the node fails while it runs."
+)
+
+
+def portfolio_router(
+    *, check_interval_s: float = CHECK_INTERVAL_S, heartbeat_s: float = HEARTBEAT_S
+) -> APIRouter:
+    """Return the routes of ``/portfolio``.
+
+    ``check_interval_s`` and ``heartbeat_s`` time ``/portfolio/stream`` (see
+    ``snapshot_events``).
+    """
     router = APIRouter(prefix="/portfolio", tags=["portfolio"], responses=NODE_PROBLEMS)
 
     @router.get("/positions")
@@ -64,6 +94,41 @@ def portfolio_router() -> APIRouter:
         points = await backend.equity_history(since_ns=since_ns, limit=limit)
         return EquityOut(points=[EquityPointOut.of(p) for p in points])
 
+    @router.get(
+        "/stream",
+        response_class=EventStreamResponse,
+        responses={
+            200: {
+                "description": _STREAM_DESCRIPTION,
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        },
+    )
+    async def stream_snapshots(
+        backend: Backend,
+        _caller: Viewer,
+        max_s: Annotated[
+            float,
+            Query(ge=0, le=MAX_STREAM_S, description="Seconds until the stream ends; 0: one."),
+        ] = 300.0,
+    ) -> EventStreamResponse:
+        """Server-sent events: a snapshot of the account now, then at each change.
+
+        The account (equity, cash, P&L, counts of positions, working orders and fills,
+        the last fill, the trading state, and the node's clock) is read about twice a
+        second and sent when any of it changed (the clock to the second), with a
+        heartbeat comment after 15 s of silence. The stream ends after `max_s` seconds:
+        reconnect then.
+        """
+        reader = SnapshotReader(backend)
+        first: SnapshotOut = await reader.read()  # a node that is down answers 503 here
+        events = snapshot_events(
+            reader, first, max_s=max_s, check_interval_s=check_interval_s, heartbeat_s=heartbeat_s
+        )
+        return EventStreamResponse(
+            events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
+
     return router
 
 
@@ -78,7 +143,8 @@ def create_app(
     """Return the portfolio service over ``backend`` (a ``TradingNode``, or a client).
 
     Every route is a read: the viewer role suffices. The app does not start or stop
-    the node.
+    the node. ``/portfolio/stream`` sends the account's snapshots as server-sent
+    events.
     """
     app = create_service_app(
         SERVICE,
@@ -86,7 +152,7 @@ def create_app(
         routers=[portfolio_router()],
         dependencies={"node": backend.check_ready},
         metrics=metrics or ServiceMetrics(SERVICE),
-        description="Positions, cash, P&L and equity history.",
+        description="Positions, cash, P&L, equity history and a live stream of them.",
     )
     app.state.backend = backend
     install_auth(app, auth, limiter=limiter)

@@ -6,7 +6,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from quantgrid.node import CashView, EquityPoint, PnlView, PositionView
+from quantgrid.core import ns_to_iso
+from quantgrid.node import CashView, EquityPoint, PnlView, PositionView, RiskStatus
+from quantgrid.risk import TradingState
+from quantgrid.services.execution import FillOut
 
 
 class PositionOut(BaseModel):
@@ -102,3 +105,75 @@ class EquityOut(BaseModel):
     interval (``NodeConfig.equity_interval_ns``), since the node started."""
 
     points: list[EquityPointOut]
+
+
+class SnapshotOut(BaseModel):
+    """The account at one moment of the node's clock, as ``/portfolio/stream`` sends it.
+
+    ``ts`` is the node's clock (nanoseconds since the epoch, UTC; a replay's data time
+    when the node runs on one), ``time`` the same in ISO 8601. ``fills`` counts every
+    stored fill, ``last_fill`` is the latest (``None`` before the first).
+    """
+
+    ts: int
+    time: str
+    currency: str
+    capital: float
+    equity: float
+    cash: float
+    realized: float
+    unrealized: float
+    total: float
+    positions: int
+    working_orders: int
+    fills: int
+    last_fill: FillOut | None
+    trading_state: TradingState
+    trading_reason: str
+
+    @classmethod
+    def of(
+        cls,
+        status: RiskStatus,
+        pnl: PnlView,
+        cash: CashView,
+        *,
+        positions: int,
+        working_orders: int,
+        fills: int,
+        last_fill: FillOut | None,
+    ) -> SnapshotOut:
+        """Return the snapshot of a node's risk status, P&L, cash and counts."""
+        return cls(
+            ts=status.ts,
+            time=ns_to_iso(status.ts),
+            currency=pnl.currency,
+            capital=pnl.capital,
+            equity=pnl.equity,
+            cash=cash.cash,
+            realized=pnl.realized,
+            unrealized=pnl.unrealized,
+            total=pnl.total,
+            positions=positions,
+            working_orders=working_orders,
+            fills=fills,
+            last_fill=last_fill,
+            trading_state=status.state,
+            trading_reason=status.reason,
+        )
+
+    def changed_from(self, other: SnapshotOut | None) -> bool:
+        """Tell whether the account differs from ``other``, or the clock's second does.
+
+        The clock counts to the second: a node on the wall clock sends one snapshot a
+        second at most while nothing else changes, one on a replay's clock one a bar.
+        """
+        if other is None:
+            return True
+        if self.ts // _SECOND != other.ts // _SECOND:
+            return True
+        return self.model_dump(exclude=_CLOCK) != other.model_dump(exclude=_CLOCK)
+
+
+_CLOCK = {"ts", "time"}
+_SECOND = 1_000_000_000

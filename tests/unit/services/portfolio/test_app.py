@@ -25,6 +25,7 @@ PUBLIC = (
     "PnlOut",
     "PortfolioBackend",
     "PositionOut",
+    "SnapshotOut",
     "create_app",
     "portfolio_router",
 )
@@ -45,7 +46,13 @@ async def test_operation_ids_are_stable(apps: dict[str, FastAPI]) -> None:
     app = apps["portfolio"]
     assert_stable_operation_ids(app)
     ids = {op["operationId"] for path in app.openapi()["paths"].values() for op in path.values()}
-    assert ids >= {"list_positions", "get_cash", "get_pnl", "get_equity_history"}
+    assert ids >= {
+        "list_positions",
+        "get_cash",
+        "get_pnl",
+        "get_equity_history",
+        "stream_snapshots",
+    }
 
 
 async def test_positions_cash_pnl_and_equity(
