@@ -296,16 +296,16 @@ class _Parts:
             self._configs = SqlStrategyConfigs(self.config.database_url)
         return self._configs
 
-    def trading_node(self, *, with_strategies: bool) -> TradingNode:
+    def trading_node(self) -> TradingNode:
         """Return the process's one trading node, made on first use.
 
-        With paper trading on (``replay``) and the strategies in this process, the node
-        runs on the replay's clock and ``paper`` hosts the strategies.
+        With paper trading on (``RuntimeConfig.replays``) the node runs on the replay's
+        clock and ``paper`` hosts the strategies.
         """
         if self.node is not None:
             return self.node
         config, source = self.config, self.source
-        replay = config.paper.paper_mode == "replay" and with_strategies
+        replay = config.replays
         if replay and not isinstance(source, InMemorySource):
             msg = (
                 f"QUANTGRID_PAPER_MODE=replay plays stored bars, and the market-data "
@@ -347,7 +347,12 @@ class _Parts:
     def evaluator(self) -> Evaluator:
         if self._evaluator is None:
             timeframe = self.config.scheduler.ml_timeframe
-            self._evaluator = Evaluator(self.store, self.source, LiveClock(), timeframe=timeframe)
+            clock: LiveClock | TestClock = LiveClock()
+            if self.config.replays:
+                # Predictions are scored on the replay's clock: no outcome from a bar
+                # the replay has not played yet.
+                clock = self.trading_node().clock
+            self._evaluator = Evaluator(self.store, self.source, clock, timeframe=timeframe)
         return self._evaluator
 
     def ml_jobs(self, service: str) -> MlJobs:
@@ -459,8 +464,8 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         configs = parts.strategy_configs()
         # One process with the node (``quantgrid up``): its strategies are the ones run.
         host = None
-        if config.mode == "one-process" and config.paper.paper_mode == "replay":
-            parts.trading_node(with_strategies=True)
+        if config.replays:
+            parts.trading_node()
             host = parts.paper
         return strategy_app(
             configs,
@@ -487,8 +492,7 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
         return evaluation_app(
             parts.store, evaluator, config.settings, auth=auth, limiter=limiter, drift=parts.drift
         )
-    with_strategies = config.mode == "one-process"
-    node, settings = parts.trading_node(with_strategies=with_strategies), config.settings
+    node, settings = parts.trading_node(), config.settings
     if name == "execution":
         return execution_app(node, settings, auth=auth, limiter=limiter)
     if name == "risk":

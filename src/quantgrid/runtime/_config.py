@@ -180,6 +180,14 @@ class RuntimeConfig:
             registry=registry,
         )
 
+    @property
+    def replays(self) -> bool:
+        """Tell whether strategies paper-trade on a market replay in this process.
+
+        Only ``quantgrid up`` (one process: the node beside the strategy service) does.
+        """
+        return self.mode == "one-process" and self.paper.paper_mode == "replay"
+
     def with_paper(self, paper: bool | None, speed: float | None = None) -> RuntimeConfig:
         """Return this config with paper trading on or off (``None``: as set, else on).
 
