@@ -199,7 +199,7 @@ def screenshots() -> Path:
     """Return the folder screenshots go to (made empty of old ones)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
+        old.unlink(missing_ok=True)  # another run may have removed it
     return SCREENSHOTS
 
 
