@@ -31,6 +31,8 @@ _log = logging.getLogger("quantgrid.paper")
 HOST_ENDPOINT = "paper.host.orders"
 #: Why an order whose record could not be written was never sent.
 NOT_STORED = "not_stored"
+#: The store checkpoint of a strategy's ``save_state`` is this followed by its id.
+STATE_CHECKPOINT = "strategy-state."
 _PAGE = 1000
 
 
@@ -103,10 +105,12 @@ class StrategyHost:
     every command dropped, then hands each strategy its order-id count (from its
     stored orders) and its recovered working orders (``Strategy.resume``). What a
     strategy keeps outside its indicators and orders (a counter set in ``on_bar``, a
-    flag set by a fill) comes back only as the warm-up leaves it, and the warm-up
-    runs on the recovered portfolio, not the one each bar saw: such state needs the
-    strategy's own persistence. Whatever the strategies do, an id the store holds
-    already is refused (``NOT_STORED``): nothing is sent twice.
+    flag set by a fill) comes back if it says so: ``flush`` stores each strategy's
+    ``Strategy.save_state`` whenever it changed (checkpoint ``strategy-state.<id>``),
+    and after the warm-up it gets it back through ``Strategy.load_state``; otherwise
+    it is as the warm-up leaves it (which runs on the recovered portfolio, not the one
+    each bar saw). Whatever the strategies do, an id the store holds already is
+    refused (``NOT_STORED``): nothing is sent twice.
 
     Unlike a backtest, the host never calls ``Strategy.on_data`` (a live strategy
     cannot see its future bars) and does not close positions after the last bar.
@@ -135,6 +139,8 @@ class StrategyHost:
         self.dropped_commands = 0
         # The commands of the moment, in the order sent, until their orders are stored.
         self._held: list[object] = []
+        # The last state stored of each strategy (``Strategy.save_state``).
+        self._saved_states: dict[str, dict[str, Any]] = {}
         self._sending = asyncio.Lock()
         if venue is not None:
             book = node.venue
@@ -265,6 +271,7 @@ class StrategyHost:
                 o for o in node.execution.orders if o.strategy_id == strategy.id and not o.is_closed
             ]
             strategy.resume(orders_sent=sent[strategy.id], working=working)
+            await self._load_state(strategy)
         _log.info(
             "strategies resumed",
             extra={"orders_sent": sent, "warm_up_until": last, "dropped": self.dropped_commands},
@@ -359,6 +366,7 @@ class StrategyHost:
                 o for o in node.execution.orders if o.strategy_id == strategy.id and not o.is_closed
             ]
             strategy.resume(orders_sent=sent[strategy.id], working=working)
+            await self._load_state(strategy)
         except BaseException:
             self._detach(strategy)
             raise
@@ -419,7 +427,40 @@ class StrategyHost:
             while self._held:
                 commands, self._held = self._held, []
                 await self._send(commands)
+            await self._save_states()
             await self.node.writer.barrier()
+
+    async def _save_states(self) -> None:
+        """Store each strategy's ``save_state`` that changed since it was last stored."""
+        if self._warming:
+            return
+        writes = []
+        for strategy in self.strategies:
+            state = strategy.save_state()
+            if state is None or self._saved_states.get(strategy.id) == state:
+                continue
+            copy = dict(state)
+            self._saved_states[strategy.id] = copy
+            name = STATE_CHECKPOINT + strategy.id
+            ts = self.node.clock.timestamp_ns()
+            writes.append((strategy, self.node.writer.submit(partial(_save_state, name, copy, ts))))
+        for strategy, write in writes:
+            try:
+                await write
+            except Exception as exc:
+                # Trading on with a state the store lost would resume a restart wrongly.
+                self._saved_states.pop(strategy.id, None)
+                msg = f"strategy {strategy.id}: its state could not be stored: {exc}"
+                raise StrategyError(msg) from exc
+
+    async def _load_state(self, strategy: Strategy) -> None:
+        """Hand ``strategy`` the state it stored before a restart, if it stored one."""
+        name = STATE_CHECKPOINT + strategy.id
+        stored = await asyncio.to_thread(self.node.store.get_checkpoint, name)
+        if stored is None:
+            return
+        _call(strategy, partial(strategy.load_state, stored.value), "load_state")
+        self._saved_states[strategy.id] = dict(stored.value)
 
     # -- bars ------------------------------------------------------------------------------
     def on_bars(self, bars: Sequence[Bar]) -> None:
@@ -609,6 +650,10 @@ def _orders_sent(store: Store, strategy_ids: Sequence[str]) -> dict[str, int]:
                 break
         sent[sid] = largest
     return sent
+
+
+def _save_state(name: str, state: dict[str, Any], ts: int, store: Store) -> None:
+    store.save_checkpoint(name, state, ts)
 
 
 def _save_order(record: OrderRecord, store: Store) -> bool:

@@ -433,6 +433,29 @@ class Strategy:
         """Ask for every working order of this strategy to be cancelled."""
         self._send(CancelAllOrders(self.id, instrument_id, self.now_ns()))
 
+    def save_state(self) -> Mapping[str, Any] | None:
+        """Return what the strategy keeps beyond its indicators and orders, or ``None``.
+
+        Paper and live trading keep it across restarts: the host stores it after every
+        moment it changed (as a JSON object: strings, numbers, booleans, lists and
+        objects, at most 64 KiB) and hands it to ``load_state`` after the warm-up of a
+        restart. Indicators come back by the warm-up, working orders and order ids by
+        ``resume``; a counter or a flag set in a hook (bars an entry has waited, a
+        position's peak) comes back only this way. ``None``, the default: nothing.
+        """
+        return None
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Take back what ``save_state`` returned before a restart (after the warm-up).
+
+        Raises
+        ------
+        NotImplementedError
+            If the strategy saves state but does not say how to load it.
+        """
+        msg = f"strategy {self.id} saves state (save_state) but does not load it (load_state)"
+        raise NotImplementedError(msg)
+
     def resume(self, *, orders_sent: int, working: Iterable[Order] = ()) -> None:
         """Continue after a restart: the order ids sent so far and the orders still working.
 

@@ -393,3 +393,77 @@ async def test_a_strategy_failing_to_warm_up_is_not_added() -> None:
     assert host.strategies == []
     host.on_bars((bar(0),))  # its subscriptions are gone: the bar reaches nobody
     await host.flush()
+
+
+class Counts(BuyOnce):
+    """BuyOnce that keeps how many bars it saw as its state."""
+
+    name: ClassVar[str] = "counts"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: Any = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        self.seen += 1
+
+    def save_state(self) -> dict[str, Any]:
+        return {"seen": self.seen}
+
+    def load_state(self, state: Any) -> None:
+        self.seen = state["seen"]
+
+
+async def test_a_strategys_state_is_stored_when_it_changes_and_comes_back() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    await host.add(Counts())
+    store = host.node.store
+    for minute in range(3):
+        host.on_bars((bar(minute),))
+        await host.flush()
+    stored = store.get_checkpoint("strategy-state.counts")
+    assert stored is not None and stored.value == {"seen": 3}
+    assert stored.ts_ns == START_NS + 2 * MINUTE_NS
+    await host.flush()  # unchanged: not written again
+    assert store.get_checkpoint("strategy-state.counts") == stored
+
+    # A new host on the same store: the warm-up's count is replaced by the stored one.
+    other = StrategyHost(make_node(["AAA"], store=store, session_id="p2"), VenueConfig())
+    await other.node.start()
+    other.open()
+    again = Counts()
+    await other.add(again, warm_up=[(bar(2),)])
+    assert again.seen == 3
+
+
+async def test_a_state_the_store_refuses_stops_trading_naming_the_strategy() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    strategy = Counts()
+    await host.add(strategy)
+    strategy.seen = {1, 2}  # not JSON
+    with pytest.raises(StrategyError, match="strategy counts: its state could not be stored"):
+        await host.flush()
+
+
+async def test_a_strategy_that_saves_state_must_load_it() -> None:
+    class SavesOnly(BuyOnce):
+        name: ClassVar[str] = "saves_only"
+
+        def save_state(self) -> dict[str, Any]:
+            return {"x": 1}
+
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    await host.add(SavesOnly())
+    await host.flush()
+    other = StrategyHost(make_node(["AAA"], store=host.node.store, session_id="p2"), VenueConfig())
+    await other.node.start()
+    other.open()
+    with pytest.raises(StrategyError, match=r"saves state .* but does not load it"):
+        await other.add(SavesOnly())

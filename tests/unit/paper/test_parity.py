@@ -10,9 +10,9 @@ order ids and trade ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -56,6 +56,14 @@ class DipBracket(Strategy):
     def on_start(self) -> None:
         """Start with no entry working."""
         self._waiting = 0
+
+    def save_state(self) -> dict[str, int]:
+        """Keep the bars the entry has waited: neither an indicator nor an order."""
+        return {"waiting": self._waiting}
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Take the count back after a restart."""
+        self._waiting = int(state["waiting"])
 
     def on_bar(self, bar: Bar) -> None:
         """Place a bracket when flat, or give up on a stale entry."""
