@@ -20,14 +20,24 @@ Two modes:
   gateway forwarding each request over HTTP. Needs PostgreSQL on 127.0.0.1:5432
   (database ``test``) and NATS on 127.0.0.1:4222; skipped with a message otherwise.
 
+In one process, ``POST /api/execution/orders`` is answered by ``FastOrderEntry``
+(``quantgrid.runtime``), the execution route's hot path; ``--variants fast,route``
+measures it against the FastAPI route (``QUANTGRID_FAST_ORDERS=0``) in the same run,
+``--repeat`` times each, interleaved, so that both see the same machine. Paper trading
+(the replay ``quantgrid up`` runs by default) is off unless ``--paper``: its strategies
+would share the server's CPU with the load.
+
 The load comes from this process, on asyncio streams with hand-written HTTP/1.1
 requests: an HTTP client library costs as much CPU per request as the server does, and
-on a two-core machine would measure itself (the server gets the other core). Servers
-run at log level WARNING: an access line per request is not what is measured. Bounded:
-``--orders`` per mode and ``--time-limit`` seconds each. The last line is one JSON
-object; its top-level figures are the one-process mode's.
+on a two-core machine would measure itself (the server gets the other core). Each run
+reports the CPU the client and the server used, as a share of one core over the load,
+so a client that is the bottleneck shows. Servers run at log level WARNING: an access
+line per request is not what is measured. Bounded: ``--orders`` per run and
+``--time-limit`` seconds each. The last line is one JSON object; its top-level figures
+are the one-process mode's first variant's (the median run by orders/s).
 
     .venv/bin/python benchmarks/order_load.py [--orders N] [--connections C]
+        [--variants fast,route] [--repeat 3] [--modes one-process]
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +70,8 @@ from quantgrid.gateway import ApiKeys, Users
 INSTRUMENT = "SYN0"
 PASSWORD = "order load benchmark password"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+#: One-process variants: the server's ``QUANTGRID_FAST_ORDERS``.
+VARIANTS = {"fast": "1", "route": "0"}
 NATS = "nats://127.0.0.1:4222"
 WARMUP = 300
 ORDERS_PATH = "/api/execution/orders"
@@ -111,6 +123,18 @@ class Server:
     def tail(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[:3000]}" for p in self.logs)
 
+    def cpu_s(self) -> float | None:
+        """Return the CPU seconds the server processes used so far (Linux), else None."""
+        total = 0.0
+        for process in self.processes:
+            try:
+                fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            # utime and stime, the 14th and 15th fields (12th and 13th after the name).
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
 
 def wait_healthy(url: str, server: Server, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
@@ -124,8 +148,9 @@ def wait_healthy(url: str, server: Server, timeout_s: float = 60.0) -> None:
     raise RuntimeError(f"{url} not healthy within {timeout_s:.0f} s:\n{server.tail()}")
 
 
-def base_env(secret: str) -> dict[str, str]:
+def base_env(secret: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANTGRID_")}
+    env |= dict(extra or {})
     env |= {
         "QUANTGRID_JWT_SECRET": secret,
         "QUANTGRID_LOG_LEVEL": "WARNING",
@@ -144,13 +169,13 @@ def make_users(store: SqlStore) -> str:
 
 
 @contextlib.contextmanager
-def one_process(folder: Path) -> Iterator[tuple[Server, str]]:
+def one_process(folder: Path, env: Mapping[str, str]) -> Iterator[tuple[Server, str]]:
     db = folder / "quantgrid.db"
     store = SqliteStore(db, auto_migrate=True)
     key = make_users(store)
     server = Server(store, free_port())
     args = ["up", "--port", str(server.port), "--database-url", f"sqlite:///{db}"]
-    server.start(args, base_env(secrets.token_urlsafe(48)), folder / "up.log")
+    server.start(args, base_env(secrets.token_urlsafe(48), env), folder / "up.log")
     try:
         wait_healthy(f"http://127.0.0.1:{server.port}/health", server)
         yield server, key
@@ -159,7 +184,7 @@ def one_process(folder: Path) -> Iterator[tuple[Server, str]]:
 
 
 @contextlib.contextmanager
-def distributed(folder: Path) -> Iterator[tuple[Server, str]]:
+def distributed(folder: Path, _env: Mapping[str, str]) -> Iterator[tuple[Server, str]]:
     schema = f"order_load_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES.replace("postgresql:", "postgresql+psycopg:"))
     url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
@@ -234,6 +259,7 @@ class Load:
     latency_ns: np.ndarray[Any, np.dtype[np.int64]]
     elapsed_s: float
     errors: list[str]
+    client_cpu_s: float
 
 
 async def run_load(
@@ -265,9 +291,10 @@ async def run_load(
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(connection() for _ in range(connections)))
-    return Load(ids, status, latency, time.perf_counter() - started, errors)
+    elapsed = time.perf_counter() - started
+    return Load(ids, status, latency, elapsed, errors, time.process_time() - cpu)
 
 
 def check_durable(store: SqlStore, sent: list[str], load: Load) -> tuple[int, int]:
@@ -284,23 +311,35 @@ def check_durable(store: SqlStore, sent: list[str], load: Load) -> tuple[int, in
     return len(acked - stored), len(stored - set(sent))
 
 
-def measure(mode: str, orders: int, connections: int, time_limit_s: float) -> dict[str, Any]:
+def measure(
+    mode: str,
+    orders: int,
+    connections: int,
+    time_limit_s: float,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         start = one_process if mode == "one-process" else distributed
-        with start(Path(folder)) as (server, key):
+        with start(Path(folder), env or {}) as (server, key):
             set_limits(server.port)
             warm = asyncio.run(
                 run_load(server.port, key, "warm", WARMUP, connections, time_limit_s)
             )
+            server_cpu = server.cpu_s()
             load = asyncio.run(
                 run_load(server.port, key, "load", orders, connections, time_limit_s)
             )
+            server_cpu_after = server.cpu_s()
             lost, strays = check_durable(server.store, [*warm.sent, *load.sent], load)
             if not np.isin(load.status, (200, 201)).any():
                 print(f"{mode}: no order was acknowledged; the servers' logs:\n{server.tail()}")
     done = load.latency_ns > 0
     ok = np.isin(load.status, (200, 201))
     latencies_ms = load.latency_ns[done] / 1e6
+    server_cpu_pct = server_cpu_us = None
+    if server_cpu is not None and server_cpu_after is not None:
+        server_cpu_pct = round(100 * (server_cpu_after - server_cpu) / load.elapsed_s, 1)
+        server_cpu_us = round((server_cpu_after - server_cpu) / max(1, int(done.sum())) * 1e6)
     return {
         "mode": mode,
         "orders": int(done.sum()),
@@ -312,6 +351,10 @@ def measure(mode: str, orders: int, connections: int, time_limit_s: float) -> di
         "p99_ms": round(float(np.percentile(latencies_ms, 99)), 2),
         "lost_orders": lost,
         "unexpected_orders": strays,
+        "client_cpu_pct": round(100 * load.client_cpu_s / load.elapsed_s, 1),
+        "server_cpu_pct": server_cpu_pct,
+        "server_cpu_us_per_order": server_cpu_us,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "first_errors": load.errors,
     }
 
@@ -329,35 +372,79 @@ def main() -> None:
     )
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--modes", default="one-process,distributed")
+    parser.add_argument(
+        "--variants",
+        default="fast",
+        help="one-process variants, comma-separated: fast (FastOrderEntry answers the "
+        "orders) and route (QUANTGRID_FAST_ORDERS=0: the FastAPI route does)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant, interleaved")
+    parser.add_argument(
+        "--paper",
+        action="store_true",
+        help="keep quantgrid up's paper-trading replay on during the load",
+    )
     args = parser.parse_args()
-    results: dict[str, dict[str, Any]] = {}
+    variants = args.variants.split(",")
+    if unknown := sorted(set(variants) - set(VARIANTS)):
+        parser.error(f"--variants: unknown {unknown}; choose from {sorted(VARIANTS)}")
+    if not 1 <= args.repeat <= 20:
+        parser.error(f"--repeat: 1 to 20, not {args.repeat}")
+    paper = {} if args.paper else {"QUANTGRID_PAPER_MODE": "off"}
+    runs: list[dict[str, Any]] = []
     for mode in args.modes.split(","):
         if mode == "distributed" and not (
             reachable("127.0.0.1", 5432) and reachable("127.0.0.1", 4222)
         ):
             print("distributed: skipped (start PostgreSQL on :5432 and NATS on :4222)")
             continue
-        connections = args.connections if mode == "one-process" else args.distributed_connections
-        result = measure(mode, args.orders, connections, args.time_limit)
-        result["connections"] = connections
-        results[mode] = result
-        print(
-            f"{mode:12} {result['orders_per_s']:8,.0f} orders/s  p50 {result['p50_ms']:6.2f} ms"
-            f"  p95 {result['p95_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
-            f"acknowledged {result['acknowledged']}/{result['orders']}  "
-            f"lost {result['lost_orders']}"
-        )
-        for error in result["first_errors"]:
-            print(f"  refused: {error}")
-    one = results.get("one-process", {})
+        one = mode == "one-process"
+        connections = args.connections if one else args.distributed_connections
+        for _ in range(args.repeat if one else 1):
+            for variant in variants if one else ["route"]:
+                env = {"QUANTGRID_FAST_ORDERS": VARIANTS[variant], **paper}
+                result = measure(mode, args.orders, connections, args.time_limit, env)
+                result |= {"connections": connections, "variant": variant}
+                runs.append(result)
+                print(
+                    f"{mode:12} {variant:6} {result['orders_per_s']:8,.0f} orders/s  "
+                    f"p50 {result['p50_ms']:6.2f} ms  p95 {result['p95_ms']:6.2f} ms  "
+                    f"p99 {result['p99_ms']:6.2f} ms  "
+                    f"acknowledged {result['acknowledged']}/{result['orders']}  "
+                    f"lost {result['lost_orders']}  cpu: client {result['client_cpu_pct']} %, "
+                    f"server {result['server_cpu_pct']} % "
+                    f"({result['server_cpu_us_per_order']} us/order)  "
+                    f"load {result['load_average']}",
+                    flush=True,
+                )
+                for error in result["first_errors"]:
+                    print(f"  refused: {error}")
+    for (mode, variant), group in _groups(runs).items():
+        if len(group) > 1:
+            print(
+                f"{mode:12} {variant:6} over {len(group)} runs: "
+                + "  ".join(
+                    f"{key} {min(r[key] for r in group):,.2f}-{max(r[key] for r in group):,.2f}"
+                    for key in ("orders_per_s", "p50_ms", "p99_ms")
+                )
+            )
+    first = _groups(runs).get(("one-process", variants[0]), [])
+    one = sorted(first, key=lambda r: r["orders_per_s"])[len(first) // 2] if first else {}
     summary = {
         "orders_per_s": one.get("orders_per_s"),
         "p50_ms": one.get("p50_ms"),
         "p99_ms": one.get("p99_ms"),
         "lost_orders": one.get("lost_orders"),
-        "modes": list(results.values()),
+        "modes": runs,
     }
     print(json.dumps(summary))
+
+
+def _groups(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["mode"], run["variant"]), []).append(run)
+    return groups
 
 
 if __name__ == "__main__":

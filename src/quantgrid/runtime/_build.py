@@ -207,10 +207,11 @@ def build_platform(config: RuntimeConfig) -> Runtime:
         gateway = create_gateway_app(
             config.settings, parts.authenticator, services=apps, limiter=parts.limiter
         )
+        # QUANTGRID_FAST_ORDERS is read here: a bad value must not leave the store open.
+        front = MountedServices(gateway, apps, gateway.state.metrics)
     except BaseException:
         store.close()
         raise
-    front = MountedServices(gateway, apps, gateway.state.metrics)
     return _runtime(GATEWAY.name, front, apps, parts, store)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -148,6 +149,44 @@ async def test_an_unavailable_store_is_tried_again() -> None:
     assert await writer.submit(flaky) == "written"
     assert len(attempts) == 3
     await writer.stop()
+
+
+async def test_what_a_batch_wakes_goes_in_the_next_batch() -> None:
+    """The thread lets the loop act on a batch's outcomes before it takes the next one.
+
+    Ten requests each write twice, the second once the first is made (an order, then
+    its events): the ten second writes go together in the batch after the first ten,
+    not spread over the batches the thread would start while they are being queued.
+    """
+    store = InMemoryStore()
+    release = threading.Event()
+    writer = StoreWriter(store, catch_up_s=5.0)  # a bound only: the loop sets it at once
+    writer.start()
+    gate = writer.submit(lambda _s: release.wait(5))
+    await asyncio.sleep(0.02)  # the thread is inside the gate's write
+
+    async def request(i: int) -> None:
+        await writer.submit(lambda s: s.append_account_event(deposit(f"first-{i}")))
+        # The loop busy with something else, the interpreter lock free: the thread
+        # could take what is queued so far, were it not waiting for the loop.
+        time.sleep(0.001)
+        await writer.submit(lambda s: s.append_account_event(deposit(f"second-{i}")))
+
+    requests = [asyncio.create_task(request(i)) for i in range(10)]
+    await asyncio.sleep(0)  # each queued its first write
+    release.set()
+    await gate
+    await asyncio.gather(*requests)
+    assert (writer.batches, writer.largest_batch) == (3, 10)
+    events = [e.event_id for e in store.account_events("a")]
+    assert events[:10] == [f"first-{i}" for i in range(10)]
+    assert sorted(events[10:]) == sorted(f"second-{i}" for i in range(10))
+    await writer.stop()
+
+
+def test_the_catch_up_wait_is_not_negative() -> None:
+    with pytest.raises(ValueError, match="catch_up_s: at least 0, not -1"):
+        StoreWriter(InMemoryStore(), catch_up_s=-1)
 
 
 async def test_a_posted_write_that_fails_is_reported() -> None:
