@@ -421,10 +421,12 @@ PUBLIC_API = {
     "quantgrid.paper": (
         "HOST_ENDPOINT",
         "NOT_STORED",
+        "STATE_CHECKPOINT",
         "BarSink",
         "ReplayFeed",
         "Sleep",
         "StrategyHost",
+        "latest_stored_moment",
     ),
     "quantgrid.optimize": (
         "OBJECTIVES",

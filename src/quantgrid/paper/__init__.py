@@ -7,14 +7,22 @@ The same strategy on the same bars gives the same orders and fills as ``run_back
 with the same venue configuration (``tests/unit/paper/test_parity.py``).
 """
 
-from quantgrid.paper._host import HOST_ENDPOINT, NOT_STORED, StrategyHost
+from quantgrid.paper._host import (
+    HOST_ENDPOINT,
+    NOT_STORED,
+    STATE_CHECKPOINT,
+    StrategyHost,
+    latest_stored_moment,
+)
 from quantgrid.paper._replay import BarSink, ReplayFeed, Sleep
 
 __all__ = [
     "HOST_ENDPOINT",
     "NOT_STORED",
+    "STATE_CHECKPOINT",
     "BarSink",
     "ReplayFeed",
     "Sleep",
     "StrategyHost",
+    "latest_stored_moment",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -303,6 +303,7 @@ class StrategyHost:
         *,
         instruments: Sequence[str] | None = None,
         warm_up: Iterable[Sequence[Bar]] = (),
+        restore_state: bool = False,
     ) -> None:
         """Add a strategy to the started host, between two moments of bars.
 
@@ -311,8 +312,11 @@ class StrategyHost:
         ``on_bar`` with every command it sends dropped (as ``resume`` does), then it
         gets ``Strategy.resume`` with its stored order ids and the node's working
         orders of its id, so a strategy added again after a restart issues no id twice
-        and manages its recovered orders. What it sends from then on is stored and
-        sent (``flush``) before this returns.
+        and manages its recovered orders; with ``restore_state`` (a restart) it also
+        gets back the state it stored (``Strategy.load_state``), while a strategy
+        started afresh keeps what its warm-up built. What it sends from then on is
+        stored and sent (``flush``) before this returns; if that fails, it is detached
+        again and the error raised.
 
         Raises
         ------
@@ -366,11 +370,12 @@ class StrategyHost:
                 o for o in node.execution.orders if o.strategy_id == strategy.id and not o.is_closed
             ]
             strategy.resume(orders_sent=sent[strategy.id], working=working)
-            await self._load_state(strategy)
+            if restore_state:
+                await self._load_state(strategy)
+            await self.flush()
         except BaseException:
             self._detach(strategy)
             raise
-        await self.flush()
 
     async def remove(self, strategy_id: str, *, cancel_orders: bool = True) -> bool:
         """Stop one strategy between two moments; return ``False`` if none has that id.
@@ -392,6 +397,8 @@ class StrategyHost:
     def _detach(self, strategy: Strategy) -> None:
         strategy.detach()
         self.strategies.remove(strategy)
+        # Started again later, it stores its state afresh at its first moment.
+        self._saved_states.pop(strategy.id, None)
 
     async def stop(self) -> None:
         """Call the strategies' ``on_stop``, send what they decided, wait for the store."""
@@ -632,24 +639,43 @@ class StrategyHost:
         return tuple(self.node.portfolio.fills)
 
 
+def _stored_orders(store: Store, strategy_id: str) -> Iterator[OrderRecord]:
+    """Yield every stored order of ``strategy_id``, a page at a time."""
+    after: str | None = None
+    while True:
+        page = store.list_orders(strategy_id=strategy_id, limit=_PAGE, after=after)
+        for stored in page.items:
+            yield stored.order
+        after = page.next_cursor
+        if after is None:
+            return
+
+
 def _orders_sent(store: Store, strategy_ids: Sequence[str]) -> dict[str, int]:
     """Return, per strategy, the largest N of its stored order ids ``<strategy_id>-N``."""
     sent: dict[str, int] = {}
     for sid in strategy_ids:
         own_id = re.compile(rf"{re.escape(sid)}-(\d+)")
-        largest = 0
-        after: str | None = None
-        while True:
-            page = store.list_orders(strategy_id=sid, limit=_PAGE, after=after)
-            for stored in page.items:
-                number = own_id.fullmatch(stored.order.client_order_id)
-                if number is not None:
-                    largest = max(largest, int(number.group(1)))
-            after = page.next_cursor
-            if after is None:
-                break
-        sent[sid] = largest
+        numbers = (own_id.fullmatch(o.client_order_id) for o in _stored_orders(store, sid))
+        sent[sid] = max((int(n.group(1)) for n in numbers if n is not None), default=0)
     return sent
+
+
+def latest_stored_moment(store: Store, strategy_ids: Iterable[str]) -> int | None:
+    """Return the latest moment whose decisions of these strategies are in the store.
+
+    The time an order of theirs was made, or the time their state was last stored
+    (``Strategy.save_state``), whichever is later; ``None`` if neither is stored. A
+    restart resumes after it: what was decided there may have reached the venue.
+    """
+    latest: int | None = None
+    for sid in strategy_ids:
+        for order in _stored_orders(store, sid):
+            latest = order.ts_init if latest is None else max(latest, order.ts_init)
+        state = store.get_checkpoint(STATE_CHECKPOINT + sid)
+        if state is not None:
+            latest = state.ts_ns if latest is None else max(latest, state.ts_ns)
+    return latest
 
 
 def _save_state(name: str, state: dict[str, Any], ts: int, store: Store) -> None:

@@ -20,7 +20,7 @@ from quantgrid.adapters.storage import Checkpoint, ConflictError, PredictionStor
 from quantgrid.ml import ApprovalPolicy, Prediction
 from quantgrid.model import Bar, BarSeries, OrderSide
 from quantgrid.node import TradingNode
-from quantgrid.paper import ReplayFeed, StrategyHost
+from quantgrid.paper import ReplayFeed, StrategyHost, latest_stored_moment
 from quantgrid.services import ServiceSettings
 from quantgrid.services.strategy import (
     ReplayProgress,
@@ -43,7 +43,6 @@ DEMO_ML = "demo-ml"
 DEMO_MODEL = "demo-direction"
 #: Who approves the demo model, in the registry's approval record.
 DEMO_APPROVER = "quantgrid-demo"
-_PAGE = 1000
 
 
 class PaperSettings(ServiceSettings):
@@ -136,6 +135,11 @@ class PaperTrading:
         self._running: dict[str, StrategyConfig] = {}
         self._turns: deque[tuple[Callable[[], Awaitable[Any]], asyncio.Future[Any]]] = deque()
         self._task: asyncio.Task[None] | None = None
+        # Set when a turn is queued or a stop asked for: the replay's wait ends early.
+        self._wake = asyncio.Event()
+        self._stopping = False
+        # Running configurations not in the host yet (the demo ML waiting for its model).
+        self._pending: set[str] = set()
         self._demo: asyncio.Task[None] | None = None
         self._state: Literal["starting", "playing", "finished", "failed"] = "starting"
         self._error: str | None = None
@@ -146,13 +150,14 @@ class PaperTrading:
     # -- where to start ----------------------------------------------------------------
     @staticmethod
     def start_time(store: Store, source: InMemorySource, ids: Sequence[str], start_bar: int) -> int:
-        """Return the node clock's first time: the checkpoint's, else the bar before start."""
+        """Return the node clock's first time: where a restart resumes, else the start.
+
+        The start is the bar before ``start_bar`` (the first bar, for 0 or 1).
+        """
         checkpoint = store.get_checkpoint(CHECKPOINT)
         if checkpoint is not None:
             return _resume_point(store, checkpoint)[0]
-        first = source.bars(ids[0])
-        index = min(max(start_bar, 1), len(first)) - 1
-        return int(first.ts[index])
+        return _bar_before(source.bars(ids[0]), start_bar) or int(source.bars(ids[0]).ts[0])
 
     def status(self) -> ReplayProgress:
         """Return where the replay is."""
@@ -174,7 +179,7 @@ class PaperTrading:
         if checkpoint is not None:
             resume_ts, running = await asyncio.to_thread(_resume_point, node.store, checkpoint)
         else:
-            resume_ts = self._first_resume_ts()
+            resume_ts = _bar_before(self.data[0], self.settings.paper_start_bar)
             running = await asyncio.to_thread(self._demo_configs) if settings.paper_demo else []
         self.last_ts = resume_ts
         self.host.open()
@@ -187,10 +192,11 @@ class PaperTrading:
             if config_id == DEMO_ML and not await asyncio.to_thread(self._demo_model_ready):
                 # Trained first, in the background: the platform serves meanwhile, and
                 # the strategy joins the replay at the moment its model is approved.
+                self._pending.add(config_id)
                 self._demo = asyncio.create_task(self._start_demo_ml(config), name="demo-ml")
                 continue
             try:
-                await self._add(config, warm)
+                await self._add(config, warm, restore_state=checkpoint is not None)
             except Exception as error:  # one bad configuration must not stop the rest
                 _log.error("strategy %s not resumed: %s", config_id, error)
         _log.info(
@@ -203,16 +209,22 @@ class PaperTrading:
         self._task = asyncio.create_task(self._play(resume_ts), name="quantgrid-paper-replay")
 
     async def stop(self) -> None:
-        """Stop the replay after its current moment; the strategies stay configured."""
-        for task in (self._demo, self._task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._demo = self._task = None
-        for _, future in self._turns:
-            future.cancel()
-        self._turns.clear()
+        """Stop the replay after its current moment; the strategies stay configured.
+
+        The moment being played is finished (its orders sent, its writes and its
+        checkpoint made), then the replay ends; turns still waiting are refused.
+        """
+        demo, self._demo = self._demo, None
+        if demo is not None:
+            demo.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await demo
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+        self._refuse_turns("the platform is stopping")
         await self.host.flush()
 
     # -- the strategy service's host port --------------------------------------------
@@ -228,16 +240,23 @@ class PaperTrading:
         async def add() -> bool:
             if config.config_id in self._running:
                 return False
+            if self._state != "playing":
+                why = self._error or "no bar is left to play"
+                msg = (
+                    f"strategy {config.config_id} not started: the market replay has "
+                    f"{self._state} ({why}); restart the platform on new data"
+                )
+                raise StrategyStartError(msg)
             try:
                 await self._add(config)
             except (ValueError, LookupError, StrategyError, RegistryError) as error:
                 msg = f"strategy {config.config_id} ({config.strategy}) not started: {error}"
                 raise StrategyStartError(msg) from error
+            # Before the next moment: its orders must find the strategy named at a restart.
+            await self._save_checkpoint()
             return True
 
         started: bool = await self._in_turn(add)
-        if started:
-            await self._save_checkpoint()
         return started
 
     async def stop_strategy(self, config_id: str) -> bool:
@@ -248,11 +267,10 @@ class PaperTrading:
                 return False
             await self.host.remove(config_id)
             del self._running[config_id]
+            await self._save_checkpoint()
             return True
 
         stopped: bool = await self._in_turn(remove)
-        if stopped:
-            await self._save_checkpoint()
         return stopped
 
     async def running_strategies(self) -> frozenset[str]:
@@ -277,12 +295,6 @@ class PaperTrading:
         ]
 
     # -- inside ------------------------------------------------------------------------
-    def _first_resume_ts(self) -> int | None:
-        start_bar = self.settings.paper_start_bar
-        if start_bar <= 0:
-            return None
-        first = self.data[0]
-        return int(first.ts[min(start_bar, len(first)) - 1])
 
     def _warm_up(self, until_ts: int | None) -> list[tuple[Bar, ...]]:
         """Return the ``paper_warmup_bars`` moments up to ``until_ts``, oldest first."""
@@ -298,12 +310,23 @@ class PaperTrading:
             return []
         return list(ReplayFeed(cut).moments())[-keep:]
 
-    async def _add(self, config: StrategyConfig, warm: list[tuple[Bar, ...]] | None = None) -> None:
-        """Build and add ``config``'s strategy, warmed up to the last moment played."""
+    async def _add(
+        self,
+        config: StrategyConfig,
+        warm: list[tuple[Bar, ...]] | None = None,
+        *,
+        restore_state: bool = False,
+    ) -> None:
+        """Build and add ``config``'s strategy, warmed up to the last moment played.
+
+        ``restore_state``: a restart, which hands it the state it stored back.
+        """
         strategy = await asyncio.to_thread(self._build, config)
         if warm is None:
             warm = self._warm_up(self.last_ts)
-        await self.host.add(strategy, instruments=config.instruments, warm_up=warm)
+        await self.host.add(
+            strategy, instruments=config.instruments, warm_up=warm, restore_state=restore_state
+        )
         self._running[config.config_id] = config
         _log.info("strategy %s (%s) runs", config.config_id, config.strategy)
 
@@ -328,22 +351,55 @@ class PaperTrading:
         )
 
     async def _in_turn(self, action: Callable[[], Awaitable[Any]]) -> Any:
-        """Run ``action`` between two moments (at once if the replay does not play)."""
+        """Run ``action`` between two moments (at once if the replay does not play).
+
+        Raises
+        ------
+        StrategyStartError
+            If the platform is stopping.
+        """
+        if self._stopping:
+            raise StrategyStartError("not done: the platform is stopping")
         if self._task is None or self._task.done():
             return await action()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._turns.append((action, future))
+        self._wake.set()
         return await future
 
     async def _take_turns(self) -> None:
         while self._turns:
             action, future = self._turns.popleft()
-            if future.cancelled():
+            if future.done():  # its caller gave up waiting
                 continue
             try:
-                future.set_result(await action())
+                result = await action()
             except Exception as error:
-                future.set_exception(error)
+                if not future.done():
+                    future.set_exception(error)
+            else:
+                if not future.done():
+                    future.set_result(result)
+
+    def _refuse_turns(self, why: str) -> None:
+        while self._turns:
+            _, future = self._turns.popleft()
+            if not future.done():
+                future.set_exception(StrategyStartError(f"not done: {why}"))
+
+    async def _pace(self, due: float) -> bool:
+        """Wait until ``due`` (monotonic), taking turns as they come; ``False`` to stop."""
+        while not self._stopping:
+            await self._take_turns()
+            wait_s = due - time.monotonic()
+            if wait_s <= 0:
+                return True
+            self._wake.clear()
+            if self._turns or self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait_s)
+        return False
 
     async def _play(self, after_ts: int | None) -> None:
         feed = ReplayFeed(self.data, start_after_ns=after_ts)
@@ -358,8 +414,8 @@ class PaperTrading:
                 # Paced on the monotonic clock from the first moment: a slow moment is
                 # caught up, not added to every wait after it.
                 due = started + (ts - first) / 1e9 / speed
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                await self._take_turns()
+                if not await self._pace(due):
+                    return  # stopped between two moments
                 host.on_bars(bars)
                 await host.flush()
                 self.last_ts = ts
@@ -375,12 +431,7 @@ class PaperTrading:
             self._error = f"{type(error).__name__}: {error}"
             _log.exception("paper trading stopped")
             # The host may be mid-moment: strategies waiting to start or stop cannot.
-            while self._turns:
-                _, future = self._turns.popleft()
-                if not future.done():
-                    future.set_exception(
-                        StrategyStartError(f"the market replay stopped: {self._error}")
-                    )
+            self._refuse_turns(f"the market replay stopped: {self._error}")
             risk = self.node.risk
             with contextlib.suppress(Exception):
                 risk.halt(f"paper trading stopped: {self._error}")
@@ -388,7 +439,7 @@ class PaperTrading:
     async def _save_checkpoint(self) -> None:
         if self.last_ts is None:
             return
-        value = {"last_ts": self.last_ts, "running": sorted(self._running)}
+        value = {"last_ts": self.last_ts, "running": sorted(self._running.keys() | self._pending)}
         ts = self.last_ts
         await self.node.writer.submit(partial(_save_checkpoint, value, ts))
 
@@ -411,13 +462,18 @@ class PaperTrading:
         return made
 
     async def _start_demo_ml(self, config: StrategyConfig) -> None:
+        async def add() -> None:
+            self._pending.discard(config.config_id)
+            await self._add(config)
+            await self._save_checkpoint()
+
         try:
             await asyncio.to_thread(self._demo_model)
-            await self._in_turn(partial(self._add, config))
-            await self._save_checkpoint()
+            await self._in_turn(add)
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            self._pending.discard(config.config_id)
             _log.warning("the demo ML strategy does not run: %s", error)
 
     def _demo_model_ready(self) -> bool:
@@ -463,26 +519,25 @@ class PaperTrading:
         _log.info("demo model %s version %d trained and approved", DEMO_MODEL, info.version)
 
 
+def _bar_before(series: BarSeries, start_bar: int) -> int | None:
+    """Return the time of the bar before ``start_bar`` (``None`` from the first bar)."""
+    if start_bar <= 0:
+        return None
+    return int(series.ts[min(start_bar, len(series)) - 1])
+
+
 def _resume_point(store: Store, checkpoint: Checkpoint) -> tuple[int, list[str]]:
     """Return where a restart resumes (a moment's time) and the strategies running there.
 
-    The checkpoint's moment, or a later one whose orders the strategies stored before
-    the process stopped (it died after a moment's orders were written, before its
-    checkpoint): those orders may have reached the venue, so that moment's decisions
-    are taken as made, warmed over, not decided again under new ids.
+    The checkpoint's moment, or a later one whose orders or state the strategies
+    stored before the process stopped (it died between those writes and the moment's
+    checkpoint): what was decided there may have reached the venue, so that moment is
+    taken as played and warmed over, not decided again under new ids.
     """
     resume_ts = int(checkpoint.value["last_ts"])
     running = [str(c) for c in checkpoint.value.get("running", [])]
-    for config_id in running:
-        after: str | None = None
-        while True:
-            page = store.list_orders(strategy_id=config_id, limit=_PAGE, after=after)
-            for stored in page.items:
-                resume_ts = max(resume_ts, stored.order.ts_init)
-            after = page.next_cursor
-            if after is None:
-                break
-    return resume_ts, running
+    stored = latest_stored_moment(store, running)
+    return (resume_ts if stored is None else max(resume_ts, stored)), running
 
 
 class _PredictionWrites:

@@ -16,7 +16,13 @@ from quantgrid.model import (
     QuoteTick,
 )
 from quantgrid.node import NodeNotRunningError
-from quantgrid.paper import HOST_ENDPOINT, NOT_STORED, ReplayFeed, StrategyHost
+from quantgrid.paper import (
+    HOST_ENDPOINT,
+    NOT_STORED,
+    ReplayFeed,
+    StrategyHost,
+    latest_stored_moment,
+)
 from quantgrid.risk import TradingState
 from quantgrid.strategy import SmaCross, Strategy, StrategyError
 from quantgrid.venues import VenueConfig
@@ -430,13 +436,20 @@ async def test_a_strategys_state_is_stored_when_it_changes_and_comes_back() -> N
     await host.flush()  # unchanged: not written again
     assert store.get_checkpoint("strategy-state.counts") == stored
 
-    # A new host on the same store: the warm-up's count is replaced by the stored one.
+    # A new host on the same store (a restart): the warm-up's count is replaced by the
+    # stored one; a strategy started afresh keeps what its warm-up built.
     other = StrategyHost(make_node(["AAA"], store=store, session_id="p2"), VenueConfig())
     await other.node.start()
     other.open()
     again = Counts()
-    await other.add(again, warm_up=[(bar(2),)])
+    await other.add(again, warm_up=[(bar(2),)], restore_state=True)
     assert again.seen == 3
+    assert await other.remove(again.id)
+    fresh = Counts()
+    await other.add(fresh, warm_up=[(bar(2),)])
+    assert fresh.seen == 1
+    stored = store.get_checkpoint("strategy-state.counts")
+    assert stored is not None and stored.value == {"seen": 1}  # stored afresh at once
 
 
 async def test_a_state_the_store_refuses_stops_trading_naming_the_strategy() -> None:
@@ -466,4 +479,35 @@ async def test_a_strategy_that_saves_state_must_load_it() -> None:
     await other.node.start()
     other.open()
     with pytest.raises(StrategyError, match=r"saves state .* but does not load it"):
-        await other.add(SavesOnly())
+        await other.add(SavesOnly(), restore_state=True)
+    assert other.strategies == []
+
+
+async def test_a_strategy_whose_first_flush_fails_is_not_left_trading() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    strategy = Counts()
+    strategy.seen = {1}  # its state cannot be stored
+    with pytest.raises(StrategyError, match="its state could not be stored"):
+        await host.add(strategy)
+    assert host.strategies == []
+    host.on_bars((bar(0),))  # it hears nothing more
+    await host.flush()
+    assert strategy.seen == {1}
+
+
+async def test_the_latest_stored_moment_counts_orders_and_states() -> None:
+    host = StrategyHost(make_node(["AAA"]), VenueConfig())
+    await host.node.start()
+    host.open()
+    store = host.node.store
+    assert latest_stored_moment(store, ["counts"]) is None
+    await host.add(Counts())
+    host.on_bars((bar(0),))  # an order at minute 0, its state too
+    await host.flush()
+    assert latest_stored_moment(store, ["counts"]) == START_NS
+    host.on_bars((bar(1),))  # no order (one works), a new state: a later moment
+    await host.flush()
+    assert latest_stored_moment(store, ["counts"]) == START_NS + MINUTE_NS
+    assert latest_stored_moment(store, ["other"]) is None

@@ -195,7 +195,7 @@ async def test_a_strategy_starts_and_stops_between_moments(
         assert await paper.start_strategy(config)
         assert not await paper.start_strategy(config)  # already running
         no_model = StrategyConfig("ml-x", "ml", {"model_name": "nope"}, ("SYN0",), None, now, "t")
-        with pytest.raises(StrategyStartError, match="ml-x \\(ml\\) not started: .*nope"):
+        with pytest.raises(StrategyStartError, match=r"ml-x \(ml\) not started: .*nope"):
             await paper.start_strategy(no_model)
         assert await paper.running_strategies() == {"mine"}
         store = runtime.store
@@ -255,3 +255,44 @@ async def test_a_checkpoint_behind_the_stored_orders_resumes_after_them(
     assert second.node.clock.timestamp_ns() == last_order
     resumed = await _run(second)
     assert resumed[0] == whole[0]
+
+
+async def test_starts_are_taken_between_bars_at_once_refused_after_the_end(
+    tmp_path: Path, market: dict[str, BarSeries]
+) -> None:
+    """A start waits for the current moment only, not for the next bar; a caller that
+    gives up does not stop the replay; after the last bar, a start is refused."""
+    # A bar every 10,000 s of wall time: a start that waited for the next bar would hang.
+    slow = {"QUANTGRID_PAPER_SPEED": "0.006", "QUANTGRID_PAPER_DEMO": "false"}
+    runtime = build_platform(_config(tmp_path, _cut(market, BARS), InMemoryModelRegistry(), **slow))
+    config = StrategyConfig("mine", "sma_cross", {"fast": 5, "slow": 20}, ("SYN0",), None, 0, "t")
+    async with runtime.running():
+        paper = runtime.paper
+        assert paper is not None
+        # WAIT_S only guards against a hang; the start comes back between two bars.
+        assert await asyncio.wait_for(paper.start_strategy(config), WAIT_S)
+        checkpoint = runtime.store.get_checkpoint(CHECKPOINT)
+        assert checkpoint is not None and checkpoint.value["running"] == ["mine"]
+        # A caller that gives up on its turn leaves the replay playing.
+        for _ in range(3):
+            gave_up = asyncio.create_task(paper.stop_strategy("mine"))
+            await asyncio.sleep(0)
+            gave_up.cancel()
+            await asyncio.sleep(0.05)
+            assert paper.status().state == "playing"
+            if "mine" in await paper.running_strategies():
+                assert await asyncio.wait_for(paper.start_strategy(config), WAIT_S) is False
+        assert await asyncio.wait_for(paper.stop_strategy("mine"), WAIT_S) in {True, False}
+        assert await paper.running_strategies() == frozenset()
+        assert paper.status().state == "playing"
+
+    fast = {"QUANTGRID_PAPER_DEMO": "false"}
+    runtime = build_platform(
+        _config(tmp_path, _cut(market, BARS), InMemoryModelRegistry(), db="end.db", **fast)
+    )
+    async with runtime.running():
+        paper = runtime.paper
+        assert paper is not None
+        await _until_finished(paper)
+        with pytest.raises(StrategyStartError, match="the market replay has finished"):
+            await paper.start_strategy(config)
