@@ -32,7 +32,7 @@ from quantgrid.runtime._config import ConfigError, RuntimeConfig
 from quantgrid.runtime._dispatch import MountedServices, PathDispatcher
 from quantgrid.runtime._feed import MarketFeed
 from quantgrid.runtime._ml import JOBS_BY_SERVICE, LateDrift, MlJobs, open_registry, start_ml_jobs
-from quantgrid.runtime._paper import PaperTrading
+from quantgrid.runtime._paper import AsOfClock, PaperTrading
 from quantgrid.services import GATEWAY, SERVICES, SettingsError
 from quantgrid.services.backtest import InProcessJobRunner, JobRunner, ProcessPoolJobRunner
 from quantgrid.services.backtest import create_app as backtest_app
@@ -276,6 +276,7 @@ class _Parts:
         self._model_server: ModelServer | None = None
         self._evaluator: Evaluator | None = None
         self._configs: StrategyConfigRepository | None = None
+        self._market: AsOfClock | None = None
         self.paper: PaperTrading | None = None
         self.drift = LateDrift()
 
@@ -284,6 +285,17 @@ class _Parts:
         if self._source is None:
             self._source = SyntheticSource()
         return self._source
+
+    def market(self) -> MarketDataSource:
+        """Return the market as the services read it: up to the replay's clock if one plays."""
+        if not self.config.replays:
+            return self.source
+        if self._market is None:
+            clock = self.trading_node().clock  # refuses a source that holds no bars
+            source = self.source
+            assert isinstance(source, InMemorySource)
+            self._market = AsOfClock(source, clock)
+        return self._market
 
     def node_config(self) -> NodeConfig:
         if self.config.node is not None:
@@ -353,7 +365,8 @@ class _Parts:
                 # Predictions are scored on the replay's clock: no outcome from a bar
                 # the replay has not played yet.
                 clock = self.trading_node().clock
-            self._evaluator = Evaluator(self.store, self.source, clock, timeframe=timeframe)
+            source = self.market()
+            self._evaluator = Evaluator(self.store, source, clock, timeframe=timeframe)
         return self._evaluator
 
     def ml_jobs(self, service: str) -> MlJobs:
@@ -455,11 +468,11 @@ def _new_service_app(name: str, parts: _Parts) -> FastAPI:
     # Services name their authenticator keyword differently: adapted here.
     if name == "market-data":
         return market_data_app(
-            parts.source, parts.cache, config.market_data, authenticator=auth, limiter=limiter
+            parts.market(), parts.cache, config.market_data, authenticator=auth, limiter=limiter
         )
     if name == "regime":
         return regime_app(
-            parts.source, None, parts.cache, config.regime, authenticator=auth, limiter=limiter
+            parts.market(), None, parts.cache, config.regime, authenticator=auth, limiter=limiter
         )
     if name == "strategy":
         configs = parts.strategy_configs()

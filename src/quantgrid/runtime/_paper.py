@@ -17,6 +17,7 @@ from pydantic import Field
 from quantgrid.adapters.market_data import InMemorySource
 from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry, RegistryError
 from quantgrid.adapters.storage import Checkpoint, ConflictError, PredictionStore, Store
+from quantgrid.core import Clock
 from quantgrid.ml import ApprovalPolicy, Prediction
 from quantgrid.model import Bar, BarSeries, OrderSide
 from quantgrid.node import TradingNode
@@ -73,6 +74,27 @@ class PaperSettings(ServiceSettings):
     paper_start_bar: int = Field(default=5_000, ge=0)
     paper_warmup_bars: int = Field(default=500, ge=0, le=100_000)
     paper_demo: bool = True
+
+
+class AsOfClock(InMemorySource):
+    """The bars of ``source`` up to ``clock``: the market as the services see it.
+
+    While a replay plays, the market-data and regime services and the evaluator read
+    the market through this view: no price, bar, ticker or regime from a bar the
+    replay has not played yet (the node's clock). ``bars()`` stays whole: the replay
+    itself walks it.
+    """
+
+    def __init__(self, source: InMemorySource, clock: Clock) -> None:
+        whole = {symbol: source.bars(symbol) for symbol in source.held}
+        super().__init__(whole, name=source.name, half_spread=source.half_spread)
+        self._clock = clock
+
+    async def _series(self, symbol: str) -> BarSeries:
+        series = await super()._series(symbol)
+        played = int(series.ts.searchsorted(self._clock.timestamp_ns(), side="right"))
+        # Before the first bar there is none to show; the first stands in for it.
+        return series.slice(0, max(played, 1))
 
 
 class PaperTrading:

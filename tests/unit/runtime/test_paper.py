@@ -10,12 +10,20 @@ from typing import Any
 
 import pytest
 
-from quantgrid.adapters.market_data import InMemorySource
+from quantgrid.adapters.market_data import InMemorySource, Timeframe
 from quantgrid.adapters.registry import InMemoryModelRegistry, ModelRegistry
+from quantgrid.core import TestClock
 from quantgrid.data import SyntheticConfig, generate_market
 from quantgrid.model import BarSeries, OrderStatus
 from quantgrid.runtime import ConfigError, Runtime, RuntimeConfig, build_platform, open_store
-from quantgrid.runtime._paper import CHECKPOINT, DEMO_ML, DEMO_MODEL, DEMO_REGIME, PaperTrading
+from quantgrid.runtime._paper import (
+    CHECKPOINT,
+    DEMO_ML,
+    DEMO_MODEL,
+    DEMO_REGIME,
+    AsOfClock,
+    PaperTrading,
+)
 from quantgrid.services.strategy import StrategyConfig, StrategyStartError
 
 pytestmark = pytest.mark.anyio
@@ -296,3 +304,19 @@ async def test_starts_are_taken_between_bars_at_once_refused_after_the_end(
         await _until_finished(paper)
         with pytest.raises(StrategyStartError, match="the market replay has finished"):
             await paper.start_strategy(config)
+
+
+async def test_the_services_see_the_market_up_to_the_replays_clock(
+    market: dict[str, BarSeries],
+) -> None:
+    source = _cut(market, BARS)
+    clock = TestClock(int(market["SYN0"].ts[START]))
+    seen = AsOfClock(source, clock)
+    whole = market["SYN0"]
+    price = await seen.latest_price("SYN0")
+    assert price.price == whole.close[START]
+    bars = await seen.ohlcv("SYN0", int(whole.ts[0]), int(whole.ts[-1]), Timeframe.M1)
+    assert int(bars.ts[-1]) == int(whole.ts[START])  # asked to the end, given to the clock
+    clock.advance_to(int(whole.ts[START + 10]))
+    assert (await seen.latest_price("SYN0")).price == whole.close[START + 10]
+    assert len(seen.bars("SYN0")) == BARS  # the replay still walks every bar

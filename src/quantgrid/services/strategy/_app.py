@@ -328,7 +328,10 @@ def _replay_router(replay: Callable[[], ReplayProgress] | None) -> APIRouter:
     async def get_replay(caller: Viewer) -> ReplayView:
         """Return how far the market replay that strategies paper-trade on has got."""
         if replay is None:
-            msg = "no market replay runs here: paper trading is off (quantgrid up --paper)"
+            msg = (
+                "no market replay runs in this process: strategies paper-trade in "
+                "`quantgrid up` (not in the distributed mode), unless it runs with --no-paper"
+            )
             raise ReplayNotFoundError(msg)
         p = replay()
         return ReplayView(

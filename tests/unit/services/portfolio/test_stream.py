@@ -252,7 +252,9 @@ def timed_app(node: TradingNode, auth: Authenticator) -> FastAPI:
 async def test_heartbeats_keep_a_quiet_stream_alive(timed_app: FastAPI, headers: Headers) -> None:
     transport = httpx.ASGITransport(app=timed_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
-        answer = await stream(client, headers(Role.VIEWER), max_s=0.5)
+        # Heartbeats come every few hundredths of a second here (timed_app): two seconds
+        # leave a loaded machine room for one.
+        answer = await stream(client, headers(Role.VIEWER), max_s=2.0)
 
     found = events(answer.text)
     assert [name for name, _ in found].count("snapshot") == 1

@@ -14,6 +14,7 @@ from quantgrid.services.strategy import (
     InMemoryStrategyHost,
     ReplayProgress,
     StrategySignal,
+    StrategyStartError,
     create_app,
 )
 from quantgrid.strategy import BUILTIN_STRATEGIES
@@ -277,7 +278,7 @@ def test_the_description_names_the_problems_each_route_answers(app: FastAPI):
         ("post", "/strategy-configs"): {"422", "503"},
         ("get", "/strategy-configs/{config_id}"): {"404", "503"},
         ("delete", "/strategy-configs/{config_id}"): {"404", "409", "503"},
-        ("post", "/strategy-configs/{config_id}/start"): {"404", "503"},
+        ("post", "/strategy-configs/{config_id}/start"): {"404", "409", "503"},
         ("post", "/strategy-configs/{config_id}/stop"): {"404", "503"},
         ("get", "/strategy-configs/{config_id}/signals"): {"404", "503"},
     }
@@ -329,4 +330,27 @@ async def test_without_a_replay_it_is_a_404_saying_how_to_start_one(
     response = await client.get("/replay", headers=callers.headers("viewer"))
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM_JSON
-    assert "quantgrid up --paper" in response.json()["detail"]
+    assert "paper-trade in `quantgrid up`" in response.json()["detail"]
+
+
+async def test_a_strategy_that_cannot_start_is_a_409_saying_why(callers: Callers) -> None:
+    class Refusing(InMemoryStrategyHost):
+        async def start_strategy(self, config: Any) -> bool:
+            raise StrategyStartError(f"strategy {config.config_id} (ml) not started: no model")
+
+    app = create_app(
+        InMemoryStrategyConfigs(),
+        Refusing(),
+        settings=ServiceSettings(),
+        authenticator=callers.authenticator,
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://strategy") as client:
+        trader = callers.headers("trader")
+        made = await client.post("/strategy-configs", json=CONFIG, headers=trader)
+        assert made.status_code == 201
+        config_id = made.json()["config_id"]
+        response = await client.post(f"/strategy-configs/{config_id}/start", headers=trader)
+        problem = assert_problem(response, 409)
+        assert problem["detail"].endswith("not started: no model")
+        assert problem["type"].endswith("strategy-not-started")

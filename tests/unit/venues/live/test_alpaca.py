@@ -468,7 +468,7 @@ async def test_start_checks_the_account_and_the_poller_reports_fills(
     async with alpaca(server, config=config) as h:
         summary = await h.venue.start()
         order = await accepted(server, h)
-        for _ in range(500):  # bounded: at most ~5 s of polls
+        for _ in range(3_000):  # bounded (30 s at most): a hang guard, not a time check
             if order.status is OrderStatus.FILLED:
                 break
             await asyncio.sleep(0.01)
@@ -489,7 +489,6 @@ async def test_the_client_needs_keys_and_never_shows_them(
     client = AlpacaClient()
     try:
         assert repr(client) == "AlpacaClient(base_url='https://paper-api.alpaca.markets')"
-        assert SECRET not in repr(vars(client).get("base_url"))
     finally:
         await client.close()
 

@@ -317,7 +317,8 @@ export async function render(root, ctx) {
         "data-testid": "report-frame",
       });
       frame.srcdoc = reportDocument(html, pageNonce());
-      const url = URL.createObjectURL(new Blob([html], { type: "text/html" }));
+      // A download, never a page of the console's origin (where the tokens live).
+      const url = URL.createObjectURL(new Blob([html], { type: "application/octet-stream" }));
       blobUrls.push(url);
       const download = h("a", { class: "button button-quiet", href: url, download: `backtest-${job.job_id}.html` }, "Download report");
       const s = res?.stats;

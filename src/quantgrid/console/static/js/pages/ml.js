@@ -65,9 +65,11 @@ export async function render(root, ctx) {
   }
 
   try {
+    // The node's clock, not the wall's: on a replay the predictions carry its time.
+    const now = (await ctx.nodeTime()).ts;
     const predictions = await latest((since) => `/api/evaluation/evaluation/predictions${query({ since })}`, {
       want: 25,
-      nowNs: fmt.msToNs(Date.now()),
+      nowNs: now,
       signal: ctx.signal,
     });
     const outcome = (p) => {

@@ -207,9 +207,9 @@ export async function render(root, ctx) {
       const r = await api("/api/strategy/replay", { signal: ctx.signal });
       const where = r.market_time_ns === null ? "" : ` \u00b7 market time ${fmt.utc(r.market_time_ns)}`;
       const why = r.error ? ` \u00b7 ${r.error}` : "";
-      fill(replayLine, `Replay of the market: ${r.state} at ${fmt.ratio(r.speed, 0)}\u00d7 \u00b7 ${fmt.count(r.played)} of ${fmt.count(r.total)} bars played since the start${where}${why}`);
+      fill(replayLine, `Replay of the market: ${r.state} at ${fmt.ratio(r.speed, 0)}\u00d7 \u00b7 ${fmt.count(r.played)} bars played since this start (the data holds ${fmt.count(r.total)})${where}${why}`);
     } catch (error) {
-      fill(replayLine, error.status === 404 ? "No market replay runs: paper trading is off (start with quantgrid up --paper)." : `Replay status unavailable: ${error.detail}`);
+      fill(replayLine, error.status === 404 ? "No market replay runs here: strategies paper-trade in quantgrid up, unless it runs with --no-paper." : `Replay status unavailable: ${error.detail}`);
     }
   }
 
