@@ -41,7 +41,9 @@ Backend = Annotated[PortfolioBackend, Depends(_backend)]
 
 
 #: The longest a stream of snapshots lasts before the client must reconnect.
-MAX_STREAM_S = 3_600.0
+#: A stream's credentials are checked when it opens: it ends within this many seconds,
+#: so the client reconnects and a revoked key or an expired token stops it soon.
+MAX_STREAM_S = 300.0
 
 
 class EventStreamResponse(StreamingResponse):
