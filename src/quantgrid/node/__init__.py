@@ -36,7 +36,7 @@ from quantgrid.node._views import (
     RiskStatus,
     SubmitResult,
 )
-from quantgrid.node._writer import StoreWriter, SupportsTransaction
+from quantgrid.node._writer import SaveOrder, StoreWriter, SupportsTransaction
 
 __all__ = [
     "CashView",
@@ -59,6 +59,7 @@ __all__ = [
     "RecoveryReport",
     "RiskDecision",
     "RiskStatus",
+    "SaveOrder",
     "StorageFailedError",
     "StoreWriter",
     "SubmitResult",

@@ -56,7 +56,7 @@ from quantgrid.node._views import (
     RiskDecision,
     SubmitResult,
 )
-from quantgrid.node._writer import StoreWriter
+from quantgrid.node._writer import SaveOrder, StoreWriter
 from quantgrid.risk import RISK_ENDPOINT
 
 _log = logging.getLogger("quantgrid.node")
@@ -159,7 +159,7 @@ class OrderDesk:
 
     async def _submit_new(self, order: Order, record: OrderRecord) -> SubmitResult:
         try:
-            created = await self._writer.submit(partial(_save_order, record))
+            created = await self._writer.submit(SaveOrder(record))
         except ConflictError:
             created = False
         except InvalidRecordError as error:
@@ -423,10 +423,6 @@ class OrderDesk:
 
 
 # Store calls, as module functions run on the writer or a worker thread.
-def _save_order(record: OrderRecord, store: Store) -> bool:
-    return store.save_order(record)
-
-
 def _get_order(client_order_id: str, store: Store) -> StoredOrder | None:
     return store.get_order(client_order_id)
 

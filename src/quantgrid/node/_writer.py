@@ -21,11 +21,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
-from quantgrid.adapters.storage import Store, StoreUnavailableError
+from quantgrid.adapters.storage import OrderRecord, Store, StoreError, StoreUnavailableError
 
 _log = logging.getLogger("quantgrid.node")
 
@@ -51,6 +51,37 @@ class SupportsTransaction(Protocol):
     def transaction(self) -> AbstractContextManager[Store]:
         """Return a context manager of one transaction."""
         ...
+
+
+@runtime_checkable
+class SupportsSaveOrders(Protocol):
+    """A store that saves several new orders in one call, each with its own outcome.
+
+    ``save_orders(records)`` returns, for each order in turn, what ``save_order``
+    would have returned, or the ``StoreError`` it would have raised.
+    """
+
+    def save_orders(self, records: Sequence[OrderRecord]) -> list[bool | StoreError]:
+        """Save new orders; return each one's outcome."""
+        ...
+
+
+class SaveOrder:
+    """The write of a new order: ``store.save_order(order)``.
+
+    In a transactional batch, the ``SaveOrder`` writes queued next to each other are
+    made in one call of the store's ``save_orders`` if it has one (one statement for
+    all of them); each still gets its own outcome.
+    """
+
+    __slots__ = ("order",)
+
+    def __init__(self, order: OrderRecord) -> None:
+        self.order = order
+
+    def __call__(self, store: Store) -> bool:
+        """Save the order; return ``False`` if it was already stored."""
+        return store.save_order(self.order)
 
 
 class _Item:
@@ -109,6 +140,8 @@ class StoreWriter:
             raise ValueError(f"catch_up_s: at least 0, not {catch_up_s}")
         self._store = store
         self._transactional = isinstance(store, SupportsTransaction)
+        # Checked on the store, not on each transaction: a transaction of it has it too.
+        self._groups_orders = self._transactional and isinstance(store, SupportsSaveOrders)
         self._max_batch = max_batch
         self._retries = retries
         self._retry_delay_s = retry_delay_s
@@ -220,8 +253,8 @@ class StoreWriter:
             assert isinstance(store, SupportsTransaction)
             try:
                 with store.transaction() as tx:
-                    values = [item.write(tx) for item in batch]
-                return [(True, value) for value in values]
+                    outcomes = _write_in(tx, batch, group_orders=self._groups_orders)
+                return outcomes
             except Exception:  # rolled back whole: redo one by one to isolate the bad one
                 _log.debug("a batch of %d writes failed; writing them one by one", len(batch))
         return [self._write_one(item.write) for item in batch]
@@ -272,3 +305,33 @@ class StoreWriter:
                 _log.error("store write failed: %s", value, exc_info=value)
                 if self._on_failure is not None:
                     self._on_failure(value)
+
+
+def _write_in(tx: Store, batch: list[_Item], *, group_orders: bool) -> list[Outcome]:
+    """Make a batch's writes in the open transaction ``tx``; an error rolls it back.
+
+    Next-to-each-other new orders go in one ``save_orders`` call if ``group_orders``: an
+    order it refuses (invalid, or in conflict with a stored one) fails alone, as it
+    would have one by one, and the rest of the batch is written.
+    """
+    outcomes: list[Outcome] = []
+    k, size = 0, len(batch)
+    while k < size:
+        end = k
+        while group_orders and end < size and isinstance(batch[end].write, SaveOrder):
+            end += 1
+        if end - k > 1:
+            assert isinstance(tx, SupportsSaveOrders)
+            records = []
+            for item in batch[k:end]:
+                assert isinstance(item.write, SaveOrder)
+                records.append(item.write.order)
+            outcomes.extend(
+                (False, result) if isinstance(result, StoreError) else (True, result)
+                for result in tx.save_orders(records)
+            )
+            k = end
+        else:
+            outcomes.append((True, batch[k].write(tx)))
+            k += 1
+    return outcomes

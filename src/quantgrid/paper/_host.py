@@ -20,7 +20,7 @@ from quantgrid.model import (
     SubmitOrder,
     SubmitOrderList,
 )
-from quantgrid.node import NodeNotRunningError, TradingNode
+from quantgrid.node import NodeNotRunningError, SaveOrder, TradingNode
 from quantgrid.risk import RISK_ENDPOINT, TradingState
 from quantgrid.strategy import Strategy, StrategyError, StrategyParameterError
 from quantgrid.venues import SimulatedVenue, VenueConfig
@@ -576,7 +576,7 @@ class StrategyHost:
         orders = [order for command in commands for order in _new_orders(command)]
         writer = self.node.writer
         # Queued together, the records go to the store in one batch: one commit.
-        writes = [writer.submit(partial(_save_order, OrderRecord.from_order(o))) for o in orders]
+        writes = [writer.submit(SaveOrder(OrderRecord.from_order(o))) for o in orders]
         outcomes = await asyncio.gather(*writes, return_exceptions=True)
         refused = {
             order.client_order_id: _refusal(order, outcome)
@@ -680,10 +680,6 @@ def latest_stored_moment(store: Store, strategy_ids: Iterable[str]) -> int | Non
 
 def _save_state(name: str, state: dict[str, Any], ts: int, store: Store) -> None:
     store.save_checkpoint(name, state, ts)
-
-
-def _save_order(record: OrderRecord, store: Store) -> bool:
-    return store.save_order(record)
 
 
 def _new_orders(command: object) -> tuple[Order, ...]:

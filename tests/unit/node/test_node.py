@@ -48,6 +48,7 @@ PUBLIC = (
     "RecoveryReport",
     "RiskDecision",
     "RiskStatus",
+    "SaveOrder",
     "StorageFailedError",
     "StoreWriter",
     "SubmitResult",

@@ -6,7 +6,7 @@ import asyncio
 import copy
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -16,12 +16,17 @@ import pytest
 from quantgrid.adapters.storage import (
     AccountEventKind,
     AccountEventRecord,
+    ConflictError,
     InMemoryStore,
     InvalidRecordError,
+    OrderRecord,
     Store,
+    StoreError,
     StoreUnavailableError,
 )
 from quantgrid.node import StoreWriter, SupportsTransaction
+from quantgrid.node._writer import SaveOrder
+from tests.unit.adapters.storage.contract import make_order
 from tests.unit.node.support import START_NS, limit_buy, running_node
 
 pytestmark = pytest.mark.anyio
@@ -219,3 +224,68 @@ async def test_a_node_on_a_transactional_store_batches_its_writes() -> None:
         assert max(store.commits) > 1
         stored = store.list_orders(limit=100).items
         assert [o.status.value for o in stored] == ["ACCEPTED"] * 20
+
+
+class GroupingStore(TransactionalStore):
+    """A transactional fake that also saves orders many at a time, and logs each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[str]] = []
+
+    def save_orders(self, records: Sequence[OrderRecord]) -> list[bool | StoreError]:
+        self.calls.append([r.client_order_id for r in records])
+        outcomes: list[bool | StoreError] = []
+        for record in records:
+            try:
+                outcomes.append(self.save_order(record))
+            except StoreError as error:
+                outcomes.append(error)
+        return outcomes
+
+
+async def test_new_orders_next_to_each_other_are_saved_in_one_call() -> None:
+    store = GroupingStore()
+    store.save_order(make_order("old"))
+    release = threading.Event()
+    writer = StoreWriter(store)
+    writer.start()
+    first = writer.submit(lambda _s: release.wait(5))
+    await asyncio.sleep(0.02)  # the thread is inside the first write
+    saves = [
+        writer.submit(SaveOrder(make_order("a"))),
+        writer.submit(SaveOrder(make_order("old", price=Decimal("190")))),  # a conflict
+        writer.submit(SaveOrder(make_order("b", quantity=Decimal("-1")))),  # invalid
+        writer.submit(SaveOrder(make_order("old"))),  # the same again
+    ]
+    deposit_written = writer.submit(lambda s: s.append_account_event(deposit("d")))
+    last = writer.submit(SaveOrder(make_order("c")))  # alone after the deposit: no group
+    release.set()
+    await first
+    outcomes = await asyncio.gather(*saves, deposit_written, last, return_exceptions=True)
+    assert outcomes[0] is True and outcomes[3] is False
+    assert isinstance(outcomes[1], ConflictError) and "price" in str(outcomes[1])
+    assert isinstance(outcomes[2], InvalidRecordError) and "quantity" in str(outcomes[2])
+    assert outcomes[4] is True and outcomes[5] is True
+    assert store.calls == [["a", "old", "b", "old"]]
+    assert store.commits[-1] > 0  # one transaction: a refused order did not undo the batch
+    assert writer.batches == 2 and writer.failures == 2
+    ids = sorted(o.order.client_order_id for o in store.list_orders(limit=100).items)
+    assert ids == ["a", "c", "old"]
+    assert [e.event_id for e in store.account_events("a")] == ["d"]
+    await writer.stop()
+
+
+async def test_a_store_without_save_orders_gets_each_order_alone() -> None:
+    store = TransactionalStore()
+    release = threading.Event()
+    writer = StoreWriter(store)
+    writer.start()
+    first = writer.submit(lambda _s: release.wait(5))
+    await asyncio.sleep(0.02)
+    saves = [writer.submit(SaveOrder(make_order(f"o-{i}"))) for i in range(5)]
+    release.set()
+    await first
+    assert await asyncio.gather(*saves) == [True] * 5
+    assert store.commits[-1] == 5
+    await writer.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,25 +65,34 @@ def make_engine(url: sa.URL, busy_timeout_s: float) -> sa.Engine:
     return engine
 
 
-def insert_new(conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str) -> bool:
-    """Insert ``row`` unless ``key`` is taken; return whether it was inserted."""
-    statement = _insert_new_statement(conn.dialect.name, table, key)
-    # RETURNING, not rowcount: drivers need not report a rowcount for an INSERT.
-    return conn.execute(statement, dict(row)).first() is not None
-
-
 def _dialect_insert(dialect: str, table: sa.Table) -> Any:
     """Return the dialect's INSERT of ``table``, which has ON CONFLICT clauses."""
     return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 @functools.cache
-def _insert_new_statement(dialect: str, table: sa.Table, key: str) -> Any:
-    # One statement per table, its values passed as parameters: SQLAlchemy compiles it
-    # once. Building ``insert(table).values(row)`` per call costs more than the write
-    # itself (a bind parameter and a cache key per column, every time).
+def insert_new_statement(dialect: str, table: sa.Table, key: str) -> Any:
+    """Return an insert of a row of ``table`` unless its ``key`` is taken.
+
+    Executed with the row as parameters; returns the key if the row was inserted,
+    nothing if the key was taken (RETURNING, not rowcount: drivers need not report a
+    rowcount for an INSERT).
+    """
+    # One statement per table, its values passed as parameters: compiled once.
+    # Building ``insert(table).values(row)`` per call costs more than the write itself
+    # (a bind parameter and a cache key per column, every time).
+    return insert_new_rows_statement(dialect, table, key).returning(table.c[key])
+
+
+@functools.cache
+def insert_new_rows_statement(dialect: str, table: sa.Table, key: str) -> Any:
+    """Return an insert of rows of ``table`` that skips those whose ``key`` is taken.
+
+    For ``executemany``, which returns no rows (SQLite's driver drops what a
+    ``RETURNING`` gives there): the driver's rowcount tells how many were inserted.
+    """
     insert = _dialect_insert(dialect, table)
-    return insert.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+    return insert.on_conflict_do_nothing(index_elements=[key])
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,12 @@ _SET_STATUS = (
 _SET_STATUS_AND_VENUE_ID = _SET_STATUS.values(venue_order_id=sa.bindparam("new_venue_order_id"))
 _SET_FILLED = sa.update(orders).where(_BY_ID).values(filled_qty=sa.bindparam("new_filled_qty"))
 
+_IDS_A_QUERY = 500  # well under SQLite's limit of parameters a statement
+
+_Compiled = tuple[str, list[str] | None, tuple[tuple[str, Callable[[Any], Any]], ...]]
+"""A statement compiled for the driver: its SQL, its positional parameters' names
+(None if the driver takes them by name), and the converters of those that need one."""
+
 
 class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
     """A ``Store``, ``PredictionStore`` and ``JobRunStore`` on SQLite or PostgreSQL.
@@ -121,7 +127,15 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
         self._engine = eng.make_engine(self._url, busy_timeout_s)
         self._schema_checked = False
         self._local = threading.local()  # the connection of an open transaction()
-        self._compiled: dict[tuple[int, tuple[str, ...]], tuple[str, list[str] | None]] = {}
+        self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+        dbapi = self._engine.dialect.loaded_dbapi
+        # What the driver raises when the database is down, locked or unreachable (on
+        # SQLAlchemy's execution layer these are ``exc.OperationalError`` and
+        # ``exc.InterfaceError``, see ``_connection``).
+        self._driver_unavailable: tuple[type[Exception], ...] = (
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+        )
         if auto_migrate:
             self.migrate()
 
@@ -226,13 +240,76 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
         """Store a new order (status INITIALIZED); return ``False`` if already stored."""
         v.validate_order(order)
         with self._connection(write=True) as conn:
-            if eng.insert_new(conn, orders, rows.order_row(order), "client_order_id"):
+            if self._insert_new(conn, orders, rows.order_row(order), "client_order_id"):
                 return True
             stored = self._order(conn, order.client_order_id)
             assert stored is not None
             if stored.order != order:
                 raise v.conflict(f"order {order.client_order_id}", stored.order, order)
             return False
+
+    def save_orders(self, records: Sequence[OrderRecord]) -> list[bool | StoreError]:
+        """Store new orders in one statement; return each one's outcome, in order.
+
+        Each order's outcome is what ``save_order`` would have given, called on each
+        in turn: ``True`` if it is stored now, ``False`` if the same order was stored
+        already (before, or earlier in ``records``), or the ``InvalidRecordError`` or
+        ``ConflictError`` it would have raised, returned rather than raised, so that
+        the others are stored.
+
+        The node's store writer calls this for the orders queued next to each other in
+        one batch: one read of the ids already stored, then one ``executemany``
+        insert, instead of a statement for each.
+
+        Raises
+        ------
+        StoreError
+            If the write fails as a whole (``StoreUnavailableError``: the database is
+            down or locked), or if another writer stored one of the ids between the
+            read and the insert (on PostgreSQL); nothing of the call is then stored.
+        """
+        outcomes: list[bool | StoreError] = []
+        valid: list[OrderRecord] = []
+        for order in records:
+            try:
+                v.validate_order(order)
+            except StoreError as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(True)
+                valid.append(order)
+        if not valid:
+            return outcomes
+        with self._connection(write=True) as conn:
+            ids = sorted({order.client_order_id for order in valid})
+            known: dict[str, OrderRecord] = {}
+            for start in range(0, len(ids), _IDS_A_QUERY):
+                query = sa.select(orders).where(
+                    orders.c.client_order_id.in_(ids[start : start + _IDS_A_QUERY])
+                )
+                for row in conn.execute(query).mappings():
+                    known[row["client_order_id"]] = rows.stored_order(row).order
+            new_rows = []
+            given = iter(valid)
+            for k, outcome in enumerate(outcomes):
+                if outcome is not True:
+                    continue
+                order = next(given)
+                first = known.setdefault(order.client_order_id, order)
+                if first is order:
+                    new_rows.append(rows.order_row(order))
+                elif first == order:
+                    outcomes[k] = False
+                else:
+                    outcomes[k] = v.conflict(f"order {order.client_order_id}", first, order)
+            if new_rows:
+                statement = eng.insert_new_rows_statement(
+                    conn.dialect.name, orders, "client_order_id"
+                )
+                if self._driver_many(conn, statement, new_rows) != len(new_rows):
+                    msg = f"database {self._where}: another writer stored some of these orders"
+                    raise StoreError(f"{msg} while they were saved; save them one by one")
+        return outcomes
 
     def get_order(self, client_order_id: str) -> StoredOrder | None:
         """Return the order with ``client_order_id``, or ``None``."""
@@ -305,26 +382,78 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
             )
             return True
 
-    def _driver(self, conn: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    def _driver(self, conn: Connection, statement: Any, params: Mapping[str, Any]) -> Any:
         """Run ``statement`` on the driver's cursor, in ``conn``'s transaction; return
         its first row (``RETURNING``), or None.
 
-        For the order path's hottest statements, whose parameters are plain strings and
-        integers: compiled once per statement, it skips SQLAlchemy's execution layer
-        (parameter processing, result wrapping), which costs more than SQLite's work.
+        For the order path's statements (an order's insert, its events, its status):
+        compiled once per statement and set of parameters, it skips SQLAlchemy's
+        execution layer (parameter processing, result wrapping), which costs more than
+        SQLite's work. The columns' types still convert what they must (a decimal to
+        its text on SQLite, a boolean to an integer), as that layer would.
         """
-        key = (id(statement), tuple(params))
-        sql, names = self._compiled.get(key, (None, None))
-        if sql is None:
-            compiled = statement.compile(dialect=conn.dialect, column_keys=list(params))
-            sql, names = compiled.string, compiled.positiontup
-            self._compiled[key] = (sql, names)
+        sql, names, processors = self._compile(conn, statement, params)
+        if processors:
+            params = dict(params)
+            for name, process in processors:
+                params[name] = process(params[name])
         cursor = conn.connection.cursor()
         try:
             cursor.execute(sql, [params[n] for n in names] if names is not None else params)
             return cursor.fetchone() if cursor.description else None
+        except self._driver_unavailable as error:
+            raise StoreUnavailableError(
+                f"database {self._where} is unavailable: {error}"
+            ) from error
         finally:
             cursor.close()
+
+    def _driver_many(
+        self, conn: Connection, statement: Any, params: Sequence[Mapping[str, Any]]
+    ) -> int:
+        """Run ``statement`` once for each of ``params`` (which have the same keys) on
+        the driver's cursor, in ``conn``'s transaction, in one ``executemany``; return
+        the driver's rowcount (the rows written)."""
+        sql, names, processors = self._compile(conn, statement, params[0])
+        batch: list[Any] = []
+        for given in params:
+            row = dict(given)
+            for name, process in processors:
+                row[name] = process(row[name])
+            batch.append([row[n] for n in names] if names is not None else row)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.executemany(sql, batch)
+            return int(cursor.rowcount)
+        except self._driver_unavailable as error:
+            raise StoreUnavailableError(
+                f"database {self._where} is unavailable: {error}"
+            ) from error
+        finally:
+            cursor.close()
+
+    def _compile(self, conn: Connection, statement: Any, params: Mapping[str, Any]) -> _Compiled:
+        key = (id(statement), tuple(params))
+        found = self._compiled.get(key)
+        if found is None:
+            dialect = conn.dialect
+            compiled = statement.compile(dialect=dialect, column_keys=list(params))
+            assert not compiled.escaped_bind_names, f"parameters to escape: {compiled.string}"
+            processors = tuple(
+                (name, process)
+                for name, bind in compiled.binds.items()
+                if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+            )
+            found = (compiled.string, compiled.positiontup, processors)
+            self._compiled[key] = found
+        return found
+
+    def _insert_new(
+        self, conn: Connection, table: sa.Table, row: Mapping[str, Any], key: str
+    ) -> bool:
+        """Insert ``row`` unless ``key`` is taken; return whether it was inserted."""
+        statement = eng.insert_new_statement(conn.dialect.name, table, key)
+        return self._driver(conn, statement, row) is not None
 
     def order_events(self, client_order_id: str) -> list[StoredOrderEvent]:
         """Return the order's history in the order it was appended."""
@@ -357,7 +486,7 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
     def _record_fill(self, conn: Connection, fill: FillRecord, stored: StoredOrder) -> bool:
         # ``stored`` was read with a row lock, so the filled quantity cannot move under us.
         v.check_fill_matches(fill, stored)
-        if not eng.insert_new(conn, fills, rows.fill_row(fill), "trade_id"):
+        if not self._insert_new(conn, fills, rows.fill_row(fill), "trade_id"):
             query = sa.select(fills).where(fills.c.trade_id == fill.trade_id)
             existing = rows.fill_record(conn.execute(query).mappings().one())
             if existing != fill:
@@ -413,7 +542,7 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
         """Store a cash movement; return ``False`` if its event id already was."""
         v.validate_account_event(event)
         with self._connection(write=True) as conn:
-            if eng.insert_new(conn, account_events, rows.account_event_row(event), "event_id"):
+            if self._insert_new(conn, account_events, rows.account_event_row(event), "event_id"):
                 return True
             query = sa.select(account_events).where(account_events.c.event_id == event.event_id)
             stored = rows.account_event_record(conn.execute(query).mappings().one())
@@ -446,7 +575,7 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
         """Store a new user; a taken username raises ``ConflictError``."""
         v.validate_user(user)
         with self._connection(write=True) as conn:
-            if eng.insert_new(conn, users, rows.user_row(user), "username"):
+            if self._insert_new(conn, users, rows.user_row(user), "username"):
                 return True
             stored = self._user(conn, user.username)
             assert stored is not None
@@ -490,7 +619,7 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
         with self._connection(write=True) as conn:
             if self._user(conn, key.owner) is None:
                 raise NotFoundError(f"API key {key.key_id}: owner {key.owner!r} is not a user")
-            if eng.insert_new(conn, api_keys, rows.api_key_row(key), "key_id"):
+            if self._insert_new(conn, api_keys, rows.api_key_row(key), "key_id"):
                 return True
             stored = self._key(conn, key.key_id)
             assert stored is not None
@@ -560,7 +689,7 @@ class SqlStore(SqlPredictions, SqlJobRuns, SqlCheckpoints):
             "created_ns": ts_ns,
         }
         with self._connection(write=True) as conn:
-            if eng.insert_new(conn, backtest_jobs, row, "job_id"):
+            if self._insert_new(conn, backtest_jobs, row, "job_id"):
                 return True
             stored = self._job(conn, job_id)
             assert stored is not None
