@@ -33,8 +33,7 @@ from typing import Any
 
 import httpx
 
-from quantgrid.model import OrderSide, OrderType, TimeInForce
-from quantgrid.venues.live._port import (
+from quantgrid.adapters.venues._port import (
     DuplicateClientOrderIdError,
     OrderRef,
     VenueBusyError,
@@ -47,8 +46,9 @@ from quantgrid.venues.live._port import (
     VenueRejectedError,
     VenueUnreachableError,
 )
+from quantgrid.model import OrderSide, OrderType, TimeInForce
 
-_log = logging.getLogger("quantgrid.venues.live")
+_log = logging.getLogger("quantgrid.adapters.venues")
 
 #: Alpaca's paper trading endpoint: the default, so nothing trades money by accident.
 PAPER_URL = "https://paper-api.alpaca.markets"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from quantgrid.adapters.venues import LiveVenue, LiveVenueConfig, VenueClient
 from quantgrid.core import MessageBus, TestClock
 from quantgrid.execution import ExecutionEngine
 from quantgrid.model import (
@@ -18,7 +19,6 @@ from quantgrid.model import (
     SubmitOrder,
     TimeInForce,
 )
-from quantgrid.venues.live import LiveVenue, LiveVenueConfig, VenueClient
 
 START_NS = 1_704_207_600_000_000_000  # 2024-01-02T15:00:00Z
 AAPL = Instrument("AAPL")

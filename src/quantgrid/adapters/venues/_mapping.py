@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from quantgrid.adapters.venues._port import VenueCapabilities, VenueOrderRequest
 from quantgrid.model import Instrument, Order
 from quantgrid.venues._checks import check_increments
-from quantgrid.venues.live._port import VenueCapabilities, VenueOrderRequest
 
 
 def decimal_places(increment: float) -> int:

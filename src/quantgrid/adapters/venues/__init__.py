@@ -4,13 +4,13 @@
 simulated venues do, and reports the venue's answers as order events; a
 ``VenueClient`` speaks one venue's API (``AlpacaClient`` over httpx, ``CcxtClient``
 over ccxt, which is optional: ``pip install 'quantgrid[venues]'``). See
-``docs/venues-live.md``. ``import quantgrid.venues`` does not import this package.
+``docs/venues-live.md``. Nothing in the core imports this package.
 """
 
-from quantgrid.venues.live._alpaca import ALPACA_CAPABILITIES, LIVE_URL, PAPER_URL, AlpacaClient
-from quantgrid.venues.live._bridge import LiveVenue, LiveVenueConfig
-from quantgrid.venues.live._ccxt import BINANCE_SPOT_CAPABILITIES, CcxtClient
-from quantgrid.venues.live._port import (
+from quantgrid.adapters.venues._alpaca import ALPACA_CAPABILITIES, LIVE_URL, PAPER_URL, AlpacaClient
+from quantgrid.adapters.venues._bridge import LiveVenue, LiveVenueConfig
+from quantgrid.adapters.venues._ccxt import BINANCE_SPOT_CAPABILITIES, CcxtClient
+from quantgrid.adapters.venues._port import (
     DuplicateClientOrderIdError,
     OrderRef,
     VenueBusyError,
@@ -25,7 +25,7 @@ from quantgrid.venues.live._port import (
     VenueRejectedError,
     VenueUnreachableError,
 )
-from quantgrid.venues.live._reconcile import (
+from quantgrid.adapters.venues._reconcile import (
     FillDifference,
     PositionDifference,
     ReconcileReport,

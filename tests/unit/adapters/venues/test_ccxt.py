@@ -26,6 +26,7 @@ if importlib.util.find_spec("ccxt") is None:
         allow_module_level=True,
     )
 
+from quantgrid.adapters.venues import CcxtClient, LiveVenueConfig
 from quantgrid.model import (
     LiquiditySide,
     Order,
@@ -39,9 +40,8 @@ from quantgrid.model import (
     OrderType,
     TimeInForce,
 )
-from quantgrid.venues.live import CcxtClient, LiveVenueConfig
-from tests.unit.venues.live.harness import BTC, START_NS, Harness, limit_buy, make_harness
-from tests.unit.venues.live.loopback import LoopbackServer, Reply, fixture
+from tests.unit.adapters.venues.harness import BTC, START_NS, Harness, limit_buy, make_harness
+from tests.unit.adapters.venues.loopback import LoopbackServer, Reply, fixture
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.venues.live.loopback import LoopbackServer
+from tests.unit.adapters.venues.loopback import LoopbackServer
 
 
 @pytest.fixture

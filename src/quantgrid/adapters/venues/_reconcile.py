@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from quantgrid.adapters.venues._port import VenueOrder, VenuePosition
 from quantgrid.model import Instrument, Order
-from quantgrid.venues.live._port import VenueOrder, VenuePosition
 
 
 @dataclass(frozen=True, slots=True)

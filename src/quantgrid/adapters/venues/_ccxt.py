@@ -1,6 +1,6 @@
 """``CcxtClient``: a crypto exchange through ccxt's async API (Binance spot by default).
 
-ccxt is imported when a client is made, so ``quantgrid.venues.live`` imports without
+ccxt is imported when a client is made, so ``quantgrid.adapters.venues`` imports without
 it (``pip install 'quantgrid[venues]'`` brings it). One client speaks to one exchange,
 by default Binance spot on its testnet (``sandbox=True``). ``base_url`` points every
 URL of the exchange's API at another host: the tests' loopback server.
@@ -31,8 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from quantgrid.model import LiquiditySide, OrderSide, OrderType, TimeInForce
-from quantgrid.venues.live._port import (
+from quantgrid.adapters.venues._port import (
     DuplicateClientOrderIdError,
     OrderRef,
     VenueBusyError,
@@ -45,8 +44,9 @@ from quantgrid.venues.live._port import (
     VenueRejectedError,
     VenueUnreachableError,
 )
+from quantgrid.model import LiquiditySide, OrderSide, OrderType, TimeInForce
 
-_log = logging.getLogger("quantgrid.venues.live")
+_log = logging.getLogger("quantgrid.adapters.venues")
 T = TypeVar("T")
 
 BINANCE_SPOT_CAPABILITIES = VenueCapabilities(

@@ -61,6 +61,21 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from quantgrid.adapters.venues._mapping import venue_request
+from quantgrid.adapters.venues._port import (
+    DuplicateClientOrderIdError,
+    OrderRef,
+    VenueBusyError,
+    VenueClient,
+    VenueError,
+    VenueFill,
+    VenueOrder,
+    VenueOrderRequest,
+    VenueOrderStatus,
+    VenueRejectedError,
+    VenueUnreachableError,
+)
+from quantgrid.adapters.venues._reconcile import ReconcileReport, compare_with_venue
 from quantgrid.core import Clock, MessageBus
 from quantgrid.execution import PROCESS_ENDPOINT
 from quantgrid.model import (
@@ -83,23 +98,8 @@ from quantgrid.model import (
     SubmitOrder,
     TimeInForce,
 )
-from quantgrid.venues.live._mapping import venue_request
-from quantgrid.venues.live._port import (
-    DuplicateClientOrderIdError,
-    OrderRef,
-    VenueBusyError,
-    VenueClient,
-    VenueError,
-    VenueFill,
-    VenueOrder,
-    VenueOrderRequest,
-    VenueOrderStatus,
-    VenueRejectedError,
-    VenueUnreachableError,
-)
-from quantgrid.venues.live._reconcile import ReconcileReport, compare_with_venue
 
-_log = logging.getLogger("quantgrid.venues.live")
+_log = logging.getLogger("quantgrid.adapters.venues")
 _COMMANDS = (SubmitOrder, CancelOrder, CancelAllOrders, ModifyOrder)
 _IMMEDIATE = (TimeInForce.IOC, TimeInForce.FOK)
 # Quantities are compared with this slack: the venue writes decimals, the core floats.

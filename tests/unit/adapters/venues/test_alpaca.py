@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from quantgrid.adapters.venues import AlpacaClient, LiveVenueConfig, VenueRejectedError
 from quantgrid.model import (
     Instrument,
     LiquiditySide,
@@ -26,8 +27,7 @@ from quantgrid.model import (
     OrderType,
     TimeInForce,
 )
-from quantgrid.venues.live import AlpacaClient, LiveVenueConfig, VenueRejectedError
-from tests.unit.venues.live.harness import (
+from tests.unit.adapters.venues.harness import (
     AAPL,
     MSFT,
     QUICK,
@@ -36,7 +36,7 @@ from tests.unit.venues.live.harness import (
     limit_buy,
     make_harness,
 )
-from tests.unit.venues.live.loopback import LoopbackServer, Reply, fixture
+from tests.unit.adapters.venues.loopback import LoopbackServer, Reply, fixture
 
 pytestmark = pytest.mark.anyio
 
@@ -494,7 +494,7 @@ async def test_the_client_needs_keys_and_never_shows_them(
 
 
 async def test_get_order_without_alpacas_id_looks_it_up(server: LoopbackServer) -> None:
-    from quantgrid.venues.live import OrderRef
+    from quantgrid.adapters.venues import OrderRef
 
     server.on("GET", "/v2/orders:by_client_order_id", answer("error_order_not_found", 404))
     client = AlpacaClient(base_url=server.base_url, key_id=KEY_ID, secret_key=SECRET)
@@ -508,7 +508,7 @@ async def test_get_order_without_alpacas_id_looks_it_up(server: LoopbackServer) 
 async def test_fills_are_read_page_by_page_and_kept_if_of_the_order(
     server: LoopbackServer,
 ) -> None:
-    from quantgrid.venues.live import OrderRef
+    from quantgrid.adapters.venues import OrderRef
 
     ours, other = fixture("alpaca", "activities_fill_full")[:2]
     first = [ours] + [{**other, "id": f"other-{i}"} for i in range(99)]

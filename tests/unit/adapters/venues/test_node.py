@@ -10,13 +10,13 @@ import pytest
 
 from quantgrid.adapters.bus import InProcessEventBus
 from quantgrid.adapters.storage import InMemoryStore, Store
+from quantgrid.adapters.venues import AlpacaClient, LiveVenue
 from quantgrid.core import TestClock
 from quantgrid.model import OrderSide, OrderStatus, OrderType
 from quantgrid.node import OrderRequest, TradingNode
-from quantgrid.venues.live import AlpacaClient, LiveVenue
+from tests.unit.adapters.venues.harness import QUICK, START_NS
+from tests.unit.adapters.venues.loopback import LoopbackServer, Reply, fixture
 from tests.unit.node.support import make_config
-from tests.unit.venues.live.harness import QUICK, START_NS
-from tests.unit.venues.live.loopback import LoopbackServer, Reply, fixture
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from quantgrid.venues.live._mapping import decimal_places, on_increment
+from quantgrid.adapters.venues._mapping import decimal_places, on_increment
 
 PUBLIC = (
     "ALPACA_CAPABILITIES",
@@ -42,7 +42,7 @@ PUBLIC = (
 
 
 def test_the_public_api_is_stable() -> None:
-    module = importlib.import_module("quantgrid.venues.live")
+    module = importlib.import_module("quantgrid.adapters.venues")
     assert tuple(module.__all__) == PUBLIC
     for name in module.__all__:
         assert getattr(module, name) is not None
@@ -59,13 +59,13 @@ def loaded_after(statement: str) -> set[str]:
 
 def test_importing_the_venues_loads_neither_the_live_adapters_nor_their_libraries() -> None:
     loaded = loaded_after("import quantgrid.venues")
-    assert not {m for m in loaded if m.startswith(("quantgrid.venues.live", "ccxt", "aiohttp"))}
+    assert not {m for m in loaded if m.startswith(("quantgrid.adapters.venues", "ccxt", "aiohttp"))}
     assert "httpx" not in loaded
 
 
 def test_importing_the_live_adapters_does_not_load_ccxt() -> None:
-    loaded = loaded_after("import quantgrid.venues.live")
-    assert "quantgrid.venues.live" in loaded
+    loaded = loaded_after("import quantgrid.adapters.venues")
+    assert "quantgrid.adapters.venues" in loaded
     assert not {m for m in loaded if m.startswith("ccxt")}
 
 
@@ -102,7 +102,7 @@ def test_decimal_places_of_increments() -> None:
     ],
 )
 def test_a_bad_config_names_the_field(overrides: dict[str, object], message: str) -> None:
-    from quantgrid.venues.live import LiveVenueConfig
+    from quantgrid.adapters.venues import LiveVenueConfig
 
     with pytest.raises(ValueError, match=re.escape(message)):
         LiveVenueConfig(**overrides)  # type: ignore[arg-type]
