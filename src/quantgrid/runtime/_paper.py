@@ -25,6 +25,7 @@ from quantgrid.paper import ReplayFeed, StrategyHost, latest_stored_moment
 from quantgrid.services import ServiceSettings
 from quantgrid.services.strategy import (
     ReplayProgress,
+    ReplayState,
     StrategyConfig,
     StrategyConfigRepository,
     StrategySignal,
@@ -163,7 +164,7 @@ class PaperTrading:
         # Running configurations not in the host yet (the demo ML waiting for its model).
         self._pending: set[str] = set()
         self._demo: asyncio.Task[None] | None = None
-        self._state: Literal["starting", "playing", "finished", "failed"] = "starting"
+        self._state: ReplayState = "starting"
         self._error: str | None = None
         self._played = 0
         self.last_ts: int | None = None
@@ -300,7 +301,11 @@ class PaperTrading:
         return frozenset(self._running)
 
     async def recent_signals(self, config_id: str, limit: int) -> list[StrategySignal]:
-        """Return the latest ``limit`` orders ``config_id``'s strategy decided, newest first."""
+        """Return the latest ``limit`` orders ``config_id``'s strategy decided, newest first.
+
+        Those the node holds: since this process started, and the ones it recovered
+        still working (earlier ones are in the execution service's order listing).
+        """
         mine = [o for o in self.node.execution.orders if o.strategy_id == config_id]
         return [
             StrategySignal(

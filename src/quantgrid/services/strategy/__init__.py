@@ -26,6 +26,7 @@ from quantgrid.services.strategy._configs import (
 from quantgrid.services.strategy._host import (
     InMemoryStrategyHost,
     ReplayProgress,
+    ReplayState,
     StrategyHost,
     StrategySignal,
     StrategyStartError,
@@ -37,6 +38,7 @@ __all__ = [
     "InMemoryStrategyHost",
     "InstrumentId",
     "ReplayProgress",
+    "ReplayState",
     "SqlStrategyConfigs",
     "StrategyConfig",
     "StrategyConfigRepository",

@@ -42,7 +42,12 @@ from quantgrid.services.strategy._configs import (
     StrategyConfigRepository,
     parse_cursor,
 )
-from quantgrid.services.strategy._host import ReplayProgress, StrategyHost, StrategySignal
+from quantgrid.services.strategy._host import (
+    ReplayProgress,
+    ReplayState,
+    StrategyHost,
+    StrategySignal,
+)
 from quantgrid.strategy import Strategy
 
 T = TypeVar("T")
@@ -305,9 +310,7 @@ class _StrategyService:
 class ReplayView(BaseModel):
     """How far the market replay paper trading runs on has got."""
 
-    state: Literal["starting", "playing", "finished", "failed"] = Field(
-        description="finished: the data has no bar left; failed: see error"
-    )
+    state: ReplayState = Field(description="finished: the data has no bar left; failed: see error")
     market_time_ns: int | None = Field(
         description="the trading node's clock: the last moment played, ns since the epoch"
     )

@@ -43,6 +43,10 @@ class StrategySignal:
     reason: str = ""
 
 
+#: Where a market replay is: ``finished`` has no bar left; ``failed`` says why.
+ReplayState = Literal["starting", "playing", "finished", "failed"]
+
+
 class StrategyStartError(ServiceError):
     """The host could not start the configuration's strategy (its model is not in
     production, it failed while warming up...): the message says why."""
@@ -71,7 +75,7 @@ class ReplayProgress:
         Why it failed, if it did.
     """
 
-    state: Literal["starting", "playing", "finished", "failed"]
+    state: ReplayState
     last_ts: int | None
     played: int
     total: int

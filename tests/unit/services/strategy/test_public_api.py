@@ -13,6 +13,7 @@ PUBLIC_API = {
         "InMemoryStrategyHost",
         "InstrumentId",
         "ReplayProgress",
+        "ReplayState",
         "SqlStrategyConfigs",
         "StrategyConfig",
         "StrategyConfigRepository",
