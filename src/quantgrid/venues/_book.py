@@ -4,7 +4,10 @@ The venue keeps, per instrument, the displayed book of the rest of the market (f
 quotes and depth snapshots) and our own working orders, which the market never sees:
 it answers "what would have happened had these orders been there". Hand-written on
 purpose: the fill model is the product's edge, and every rule below is a few lines a
-test pins down. The per-event path uses plain lists and dicts.
+test pins down. The per-event path uses plain lists and dicts, and indexes our orders
+by price and by trigger (``_resting``): market data costs what it can reach (the
+orders it fills, the queues whose level it moves, the stops it triggers), not what
+rests.
 
 Matching rules (every one is tested):
 
@@ -98,6 +101,7 @@ from quantgrid.model import (
 from quantgrid.venues._checks import buying_power_shortfall, check_increments, closable_quantity
 from quantgrid.venues._levels import (
     EMPTY,
+    NO_DAY,
     InstrumentBook,
     Levels,
     Working,
@@ -105,6 +109,7 @@ from quantgrid.venues._levels import (
     depth_levels,
     priority,
     quote_prices,
+    size_at,
     trade_price,
 )
 from quantgrid.venues._models import CommissionModel, NoCommission
@@ -216,6 +221,7 @@ class OrderBookVenue:
         self._in_flight = 0
         self._serializer = Serializer()
         self._seq = count(1)
+        self._arrivals = count(1)
         self._venue_ids = 0
         self._trade_ids = 0
         bus.register(self.endpoint, self.execute)
@@ -340,10 +346,15 @@ class OrderBookVenue:
             working.price = instrument.round_price(order.price)
         working.day = self._clock.timestamp_ns() // NANOS_PER_DAY
         working.live = True
-        book.orders.append(working)
+        working.arrival = next(self._arrivals)
+        book.orders[working] = None
+        if order.time_in_force is TimeInForce.DAY:
+            book.first_day = min(book.first_day, working.day)
         self._venue_ids += 1
         self._emit(OrderAccepted, order, f"{self.name}-{self._venue_ids}")
         self._work(working, book)
+        if working.live and order.order_type in _STOPS and not order.triggered:
+            book.stops.add(working)
 
     def _post_only_cross(self, order: Order, price: float) -> str:
         book = self._books[order.instrument_id]
@@ -376,14 +387,19 @@ class OrderBookVenue:
         quantity = command.quantity if command.quantity is not None else old_quantity
         self._emit(OrderUpdated, order, quantity, command.price, command.trigger_price)
         old_price = working.price
-        if command.price is not None:
-            working.price = instrument.round_price(command.price)
+        price = old_price if command.price is None else instrument.round_price(command.price)
         book = self._books[order.instrument_id]
         if working.resting:
-            if working.price != old_price or quantity > old_quantity:
-                working.resting = False  # back of the queue, or across the spread
+            if price != old_price or quantity > old_quantity:
+                # Back of the queue, or across the spread; out of the index at the old price.
+                book.resting(order.side is OrderSide.BUY).remove(working)
+                working.resting = False
+                working.price = price
                 self._work(working, book)
-        elif order.order_type in _STOPS and not order.triggered:
+            return
+        working.price = price
+        if order.order_type in _STOPS and not order.triggered:
+            book.stops.add(working)  # under its new trigger
             self._work(working, book)  # the moved trigger may already be reached
 
     # -- matching ------------------------------------------------------------------------
@@ -396,6 +412,7 @@ class OrderBookVenue:
             if reference is None or not _stop_reached(order, reference):
                 return
             self._emit(OrderTriggered, order)
+            book.stops.discard(working)
         if kind is OrderType.MARKET or kind is OrderType.STOP:
             self._take(working, book, None)
             return
@@ -411,6 +428,7 @@ class OrderBookVenue:
             working.resting = True
             working.seq = next(self._seq)
             working.queue_ahead = book.size_at(working) or 0.0
+            book.resting(buy).add(working)
 
     def _take(self, working: Working, book: InstrumentBook, limit: float | None) -> None:
         """Walk the opposite levels, best first, up to ``limit`` (``None``: no limit)."""
@@ -451,6 +469,7 @@ class OrderBookVenue:
             if filled <= 0:
                 return  # cancelled: reduce-only or buying power
             taken += filled
+            book.shrunk(levels, price)
             if size - filled <= size * EMPTY:
                 del levels[i]
             else:
@@ -615,51 +634,88 @@ class OrderBookVenue:
         bid, ask, quote = item
         book = self._books[quote.instrument_id]
         self._expire(book)
-        before = [(w, book.size_at(w)) for w in book.orders if w.resting]
+        # Below the new bid (above the new ask) a quote leaves the displayed sizes as
+        # they were: only our orders at or better than it can see their level change.
+        bids = self._sizes(book, True, book.buys.prices_from(bid))
+        asks = self._sizes(book, False, book.sells.prices_to(ask))
         book.quote(bid, ask, quote.bid_size, quote.ask_size)
-        self._after_book_update(quote.instrument_id, book, before)
+        self._after_book_update(quote.instrument_id, book, bids, asks)
 
     def _apply_depth(self, item: tuple[Levels, Levels, OrderBookDepth]) -> None:
         bids, asks, depth = item
         book = self._books[depth.instrument_id]
         self._expire(book)
-        before = [(w, book.size_at(w)) for w in book.orders if w.resting]
+        # Beyond the snapshot's deepest level nothing is known: queues there stay put.
+        before_bids = self._sizes(book, True, book.buys.prices_from(bids[-1][0]) if bids else [])
+        before_asks = self._sizes(book, False, book.sells.prices_to(asks[-1][0]) if asks else [])
         book.bids = bids
         book.asks = asks
-        self._after_book_update(depth.instrument_id, book, before)
+        self._after_book_update(depth.instrument_id, book, before_bids, before_asks)
+
+    def _sizes(
+        self, book: InstrumentBook, buy: bool, reached: list[float]
+    ) -> dict[float, float | None]:
+        """Return the displayed size at the prices of one side a book update may move.
+
+        Those are the prices of our resting orders the update ``reached``, and those
+        whose level shrank since the last update; call it before the update.
+        """
+        levels, sign = book.side(buy)
+        shrunk = book.shrunk_bids if buy else book.shrunk_asks
+        return {price: size_at(levels, price, sign) for price in (*reached, *shrunk)}
 
     def _after_book_update(
-        self, iid: str, book: InstrumentBook, before: list[tuple[Working, float | None]]
+        self,
+        iid: str,
+        book: InstrumentBook,
+        before_bids: dict[float, float | None],
+        before_asks: dict[float, float | None],
     ) -> None:
-        # The queue ahead: shrinks with the level (proportional), never exceeds it.
-        for working, old in before:
-            new = book.size_at(working)
-            if new is None:
-                continue
-            ahead = working.queue_ahead
-            if self._proportional and old and new < old:
-                ahead *= new / old
-            working.queue_ahead = min(ahead, new)
+        self._requeue(book, True, before_bids)
+        self._requeue(book, False, before_asks)
+        book.shrunk_bids.clear()
+        book.shrunk_asks.clear()
         mid = book.mid()
         if mid is not None:
             self._last_price[iid] = mid
         # The opposite side moved onto or through our resting prices.
-        best_bid = book.bids[0][0] if book.bids else None
-        best_ask = book.asks[0][0] if book.asks else None
-        crossed = [
-            w
-            for w in book.orders
-            if w.resting
-            and (
-                (best_ask is not None and best_ask <= w.price)
-                if w.order.side is OrderSide.BUY
-                else (best_bid is not None and best_bid >= w.price)
-            )
-        ]
+        crossed: list[Working] = []
+        if book.asks:
+            crossed += book.buys.orders_at(book.buys.prices_from(book.asks[0][0]))
+        if book.bids:
+            crossed += book.sells.orders_at(book.sells.prices_to(book.bids[0][0]))
         if crossed:
             self._fill_through(crossed, self._instruments[iid])
         if not book.has_trades:
             self._trigger_stops(book)
+
+    def _requeue(self, book: InstrumentBook, buy: bool, before: dict[float, float | None]) -> None:
+        """Move the queue ahead of our resting orders at ``before``'s prices of one side.
+
+        The queue ahead shrinks with the level (proportional) and never exceeds it.
+
+        Notes
+        -----
+        The queue ahead never grows while an order rests, and after each book update it
+        is at most the displayed size wherever that size is known. Between updates only
+        a print or our own taking shrinks a level (``InstrumentBook.shrunk``). So at a
+        price whose level neither shrank since nor shrinks now, the rule would leave
+        every queue as it is: skipping it changes nothing, and the update costs what it
+        moves, not what rests.
+        """
+        levels, sign = book.side(buy)
+        shrunk = book.shrunk_bids if buy else book.shrunk_asks
+        at = book.resting(buy).at
+        proportional = self._proportional
+        for price, old in before.items():
+            new = size_at(levels, price, sign)
+            if new is None or (old is not None and not new < old and price not in shrunk):
+                continue
+            for working in at.get(price, ()):
+                ahead = working.queue_ahead
+                if proportional and old and new < old:
+                    ahead *= new / old
+                working.queue_ahead = min(ahead, new)
 
     def _apply_trade(self, item: tuple[float, TradeTick]) -> None:
         price, trade = item
@@ -671,22 +727,14 @@ class OrderBookVenue:
         book.last_trade = price
         size = trade.size
         aggressor = trade.aggressor_side
-        through: list[Working] = []
-        bids_at: list[Working] = []
-        asks_at: list[Working] = []
-        for working in book.orders:
-            if not working.resting:
-                continue
-            limit = working.price
-            if working.order.side is OrderSide.BUY:
-                if price < limit:
-                    through.append(working)
-                elif price == limit and aggressor is not OrderSide.BUY:
-                    bids_at.append(working)
-            elif price > limit:
-                through.append(working)
-            elif price == limit and aggressor is not OrderSide.SELL:
-                asks_at.append(working)
+        buys, sells = book.buys, book.sells
+        # Through our price: buys above the print, sells below it.
+        through = [
+            *buys.orders_at(buys.prices_above(price)),
+            *sells.orders_at(sells.prices_below(price)),
+        ]
+        bids_at = list(buys.at.get(price, ())) if aggressor is not OrderSide.BUY else []
+        asks_at = list(sells.at.get(price, ())) if aggressor is not OrderSide.SELL else []
         instrument = self._instruments[iid]
         if through:
             self._fill_through(through, instrument)
@@ -732,17 +780,39 @@ class OrderBookVenue:
         return size - remaining - taken
 
     def _trigger_stops(self, book: InstrumentBook) -> None:
-        for working in list(book.orders):
-            order = working.order
-            if working.live and order.order_type in _STOPS and not order.triggered:
+        """Work the stops the reference reached, in arrival order.
+
+        One pass in arrival order, as a walk over every order would make it: a stop
+        that triggers may take liquidity and so move the mid, which then decides for
+        the stops after it (not for those before it, until the next market data).
+        """
+        stops = book.stops
+        after = 0  # arrival of the stop worked last in this pass
+        while stops:
+            reference = book.reference()
+            if reference is None:
+                return
+            working = stops.first_reached(reference, after)
+            if working is None:
+                return
+            after = working.arrival
+            if working.live and not working.order.triggered:
                 self._work(working, book)
+            else:  # not waiting any more: never indexed so, but keep the walk's rule
+                stops.discard(working)
 
     def _expire(self, book: InstrumentBook) -> None:
         day = self._clock.timestamp_ns() // NANOS_PER_DAY
+        if day <= book.first_day:
+            return  # no DAY order was accepted before today
         for working in list(book.orders):
             if working.order.time_in_force is TimeInForce.DAY and day > working.day:
                 self._emit(OrderExpired, working.order)
                 self._close(working)
+        book.first_day = min(
+            (w.day for w in book.orders if w.order.time_in_force is TimeInForce.DAY),
+            default=NO_DAY,
+        )
 
     # -- events --------------------------------------------------------------------------
     def _cancel(self, working: Working, reason: str) -> None:
@@ -752,8 +822,12 @@ class OrderBookVenue:
     def _close(self, working: Working) -> None:
         if working.live:
             working.live = False
-            working.resting = False
-            self._books[working.order.instrument_id].orders.remove(working)
+            book = self._books[working.order.instrument_id]
+            if working.resting:
+                working.resting = False
+                book.resting(working.order.side is OrderSide.BUY).remove(working)
+            book.stops.discard(working)
+            del book.orders[working]
 
     def _emit(self, event_type: Callable[..., OrderEvent], order: Order, *fields: object) -> None:
         # Positional construction: keyword parsing doubled the cost of an event.

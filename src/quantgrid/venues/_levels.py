@@ -19,16 +19,29 @@ from quantgrid.model import (
     QuoteTick,
     TradeTick,
 )
+from quantgrid.venues._resting import RestingSide, WaitingStops
 
 Levels = list[list[float]]
 # A level whose size falls below this share of what it was is gone (float noise).
 EMPTY = 1e-12
+# ``InstrumentBook.first_day`` with no DAY order live: after every day.
+NO_DAY = 1 << 62
 
 
 class Working:
     """The venue's record of one order it received."""
 
-    __slots__ = ("day", "live", "order", "price", "queue_ahead", "resting", "seq")
+    __slots__ = (
+        "arrival",
+        "day",
+        "live",
+        "order",
+        "price",
+        "queue_ahead",
+        "resting",
+        "seq",
+        "stop_trigger",
+    )
 
     def __init__(self, order: Order) -> None:
         self.order = order
@@ -38,6 +51,8 @@ class Working:
         self.queue_ahead = 0.0
         self.seq = 0  # time priority among our orders
         self.day = 0  # UTC day of acceptance, for DAY orders
+        self.arrival = 0  # place in the venue's arrival order, once accepted
+        self.stop_trigger: float | None = None  # the trigger ``WaitingStops`` holds it under
 
 
 def priority(working: Working) -> int:
@@ -46,16 +61,57 @@ def priority(working: Working) -> int:
 
 
 class InstrumentBook:
-    """One instrument's displayed book of the rest of the market, and our live orders."""
+    """One instrument's displayed book of the rest of the market, and our live orders.
 
-    __slots__ = ("asks", "bids", "has_trades", "last_trade", "orders")
+    Notes
+    -----
+    Besides ``orders`` (every live order, in arrival order), the book indexes what
+    market data can reach: ``buys`` and ``sells`` hold the resting limits by price,
+    ``stops`` the stops waiting for their trigger, and ``first_day`` is at most the
+    acceptance day of every live DAY order. ``shrunk_bids`` and ``shrunk_asks`` hold the
+    prices of our resting orders whose displayed level lost size to a print or to our
+    own taking since the last quote or snapshot: there alone the queue ahead may exceed
+    the displayed size (see ``OrderBookVenue._requeue``).
+    """
+
+    __slots__ = (
+        "asks",
+        "bids",
+        "buys",
+        "first_day",
+        "has_trades",
+        "last_trade",
+        "orders",
+        "sells",
+        "shrunk_asks",
+        "shrunk_bids",
+        "stops",
+    )
 
     def __init__(self) -> None:
         self.bids: Levels = []
         self.asks: Levels = []
-        self.orders: list[Working] = []  # in arrival order
+        self.orders: dict[Working, None] = {}  # in arrival order
         self.has_trades = False
         self.last_trade = 0.0
+        self.buys = RestingSide()
+        self.sells = RestingSide()
+        self.stops = WaitingStops()
+        self.first_day = NO_DAY
+        self.shrunk_bids: set[float] = set()
+        self.shrunk_asks: set[float] = set()
+
+    def resting(self, buy: bool) -> RestingSide:
+        """Return our resting orders of one side."""
+        return self.buys if buy else self.sells
+
+    def shrunk(self, levels: Levels, price: float) -> None:
+        """Note that the displayed level at ``price`` of ``levels`` lost size."""
+        if levels is self.bids:
+            if price in self.buys.at:
+                self.shrunk_bids.add(price)
+        elif price in self.sells.at:
+            self.shrunk_asks.add(price)
 
     def mid(self) -> float | None:
         """Return the mid of the best bid and ask, if both sides are displayed."""
@@ -101,6 +157,7 @@ class InstrumentBook:
                     del levels[k]
                 else:
                     level[1] -= size
+                self.shrunk(levels, price)
                 return
 
 
