@@ -332,14 +332,16 @@ class _Parts:
         assert isinstance(source, InMemorySource)
         given = node_config.instruments
         ids = list(given) if isinstance(given, Mapping) else [i.id for i in given]
-        start = PaperTrading.start_time(self.store, source, ids, config.paper.paper_start_bar)
-        self.node = TradingNode(node_config, store=self.store, bus=self.bus, clock=TestClock(start))
+        resume = PaperTrading.plan(self.store, source, ids, config.paper.paper_start_bar)
+        clock = TestClock(resume.clock_ns)
+        self.node = TradingNode(node_config, store=self.store, bus=self.bus, clock=clock)
         self.paper = PaperTrading(
             self.node,
             source,
             config.paper,
             self.strategy_configs(),
             self.registry,
+            resume=resume,
             approval=config.ml.approval_policy(),
         )
         return self.node

@@ -8,6 +8,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, cast
 
@@ -98,14 +99,33 @@ class AsOfClock(InMemorySource):
         return series.slice(0, max(played, 1))
 
 
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Where a replay starts.
+
+    Attributes
+    ----------
+    after_ns
+        Play the bars after this time (``None``: from the first).
+    running
+        A restart's running configurations; ``None`` on a first start.
+    clock_ns
+        The node clock's first time.
+    """
+
+    after_ns: int | None
+    running: list[str] | None
+    clock_ns: int
+
+
 class PaperTrading:
     """Run strategies on the trading node against a replay of the market, at N times speed.
 
     Parameters
     ----------
     node
-        The trading node, not started, on a ``TestClock`` at ``start_ns`` (see
-        ``start_time``): the replay moves it.
+        The trading node, not started, on a ``TestClock`` at ``resume.clock_ns``:
+        the replay moves it.
     source
         The market's bars (the synthetic market by default).
     settings
@@ -114,6 +134,8 @@ class PaperTrading:
         The strategy service's configurations: what runs is one of them.
     registry
         Returns the model registry (the demo model, an ``ml`` configuration's model).
+    resume
+        Where it starts (``PaperTrading.plan``, read before the node was built).
     approval
         The deployment's approval floor, which the demo model must pass.
 
@@ -145,6 +167,7 @@ class PaperTrading:
         configs: StrategyConfigRepository,
         registry: Callable[[], ModelRegistry],
         *,
+        resume: Resume,
         approval: ApprovalPolicy,
     ) -> None:
         self.node = node
@@ -152,6 +175,7 @@ class PaperTrading:
         self.configs = configs
         self._registry = registry
         self._approval = approval
+        self._resume = resume
         self.data = [source.bars(i) for i in node.instruments]
         self.host = StrategyHost(node, VenueConfig())
         self.predictions = _PredictionWrites(node, self.host)
@@ -172,15 +196,18 @@ class PaperTrading:
 
     # -- where to start ----------------------------------------------------------------
     @staticmethod
-    def start_time(store: Store, source: InMemorySource, ids: Sequence[str], start_bar: int) -> int:
-        """Return the node clock's first time: where a restart resumes, else the start.
+    def plan(store: Store, source: InMemorySource, ids: Sequence[str], start_bar: int) -> Resume:
+        """Return where the replay starts: a restart's resume point, else ``start_bar``.
 
-        The start is the bar before ``start_bar`` (the first bar, for 0 or 1).
+        Read once, before the node is built on ``Resume.clock_ns``.
         """
         checkpoint = store.get_checkpoint(CHECKPOINT)
-        if checkpoint is not None:
-            return _resume_point(store, checkpoint)[0]
-        return _bar_before(source.bars(ids[0]), start_bar) or int(source.bars(ids[0]).ts[0])
+        if checkpoint is None:
+            first = source.bars(ids[0])
+            after = _bar_before(first, start_bar)
+            return Resume(after, None, int(first.ts[0]) if after is None else after)
+        after, running = _resume_point(store, checkpoint)
+        return Resume(after, running, after)
 
     def status(self) -> ReplayProgress:
         """Return where the replay is."""
@@ -196,13 +223,10 @@ class PaperTrading:
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         """Add the running strategies (warmed up) and start the replay; the node runs."""
-        node, settings = self.node, self.settings
-        checkpoint = await asyncio.to_thread(node.store.get_checkpoint, CHECKPOINT)
-        resume_ts: int | None
-        if checkpoint is not None:
-            resume_ts, running = await asyncio.to_thread(_resume_point, node.store, checkpoint)
-        else:
-            resume_ts = _bar_before(self.data[0], self.settings.paper_start_bar)
+        settings, restart = self.settings, self._resume.running is not None
+        resume_ts = self._resume.after_ns
+        running = self._resume.running
+        if running is None:
             running = await asyncio.to_thread(self._demo_configs) if settings.paper_demo else []
         self.last_ts = resume_ts
         self.host.open()
@@ -219,12 +243,12 @@ class PaperTrading:
                 self._demo = asyncio.create_task(self._start_demo_ml(config), name="demo-ml")
                 continue
             try:
-                await self._add(config, warm, restore_state=checkpoint is not None)
+                await self._add(config, warm, restore_state=restart)
             except Exception as error:  # one bad configuration must not stop the rest
                 _log.error("strategy %s not resumed: %s", config_id, error)
         _log.info(
             "paper trading from %s at %gx: %s",
-            "the start" if checkpoint is None else "the checkpoint",
+            "the checkpoint" if restart else "the start",
             settings.paper_speed,
             ", ".join(self._running) or "no strategy",
         )
