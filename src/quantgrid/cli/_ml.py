@@ -25,8 +25,8 @@ from quantgrid.ml._validation import HOLDOUT_EMBARGO, HOLDOUT_FRACTION
 if TYPE_CHECKING:
     from quantgrid.adapters.registry import MlflowRegistry
     from quantgrid.ml import ApprovalPolicy, OutOfSampleMetrics
-    from quantgrid.ml._model import ModelKind
-    from quantgrid.ml._pipeline import Dataset, Labeling
+    from quantgrid.ml._model import ModelKind, ParamValue
+    from quantgrid.ml._pipeline import Labeling
     from quantgrid.ml._training import TrainingResult
     from quantgrid.model import BarSeries
 
@@ -113,6 +113,7 @@ def train(
     if not 0.0 < holdout < 1.0:
         fail(f"--holdout must be a share of the rows in (0, 1), got {holdout}")
     with user_errors():
+        from quantgrid.adapters.registry import log_dataset_training  # noqa: PLC0415
         from quantgrid.adapters.registry._port import check_model_name  # noqa: PLC0415
         from quantgrid.ml import ModelSpec, PurgedKFold  # noqa: PLC0415
         from quantgrid.ml._pipeline import train_on_bars  # noqa: PLC0415
@@ -135,13 +136,12 @@ def train(
             )
     _print_figures(result, kind, len(dataset), source)
     with _registry_errors():
-        info = _open(registry, create=True).log_training(
+        info = log_dataset_training(
+            _open(registry, create=True),
             model,
             result,
-            data_hash=dataset.data_hash(),
-            feature_set_name=dataset.feature_set_name,
-            feature_set_fingerprint=dataset.feature_set_fingerprint,
-            params=_lineage_params(dataset, source, tune, result),
+            dataset,
+            params=_lineage_params(source, tune, result),
             tags={"quantgrid.source": source},
         )
     out.print(
@@ -379,28 +379,13 @@ def _training_bars(
     return dict(market.bars), f"synthetic market of {count} x {length:,} bars, seed {seed}"
 
 
-def _lineage_params(
-    dataset: Dataset, source: str, tune: int, result: TrainingResult
-) -> dict[str, str | int | float | bool]:
-    """Return what the run records beside the model's own parameters.
+def _lineage_params(source: str, tune: int, result: TrainingResult) -> dict[str, ParamValue]:
+    """Return what the run records beside the dataset's lineage and the model's params.
 
     With tuning: where the held-out block lies (``holdout.*``) and the cross-validated
     figures tuning chose on (``cv.*``), which are not the run's metrics.
     """
-    params: dict[str, str | int | float | bool] = {
-        f"label.{key}": value for key, value in dataset.label_params.items()
-    }
-    params.update(
-        {
-            "data.source": source,
-            "data.instruments": ",".join(dataset.instruments),
-            "data.rows": len(dataset),
-            "data.warmup_rows": dataset.n_warmup,
-            "data.unlabelled_rows": dataset.n_unlabelled,
-            "data.flat_rows": dataset.n_flat,
-            "tune_trials": tune,
-        }
-    )
+    params: dict[str, ParamValue] = {"data.source": source, "tune_trials": tune}
     if result.held_out is not None:
         params.update(result.held_out.as_params())
     if result.cv_metrics is not None:

@@ -27,7 +27,7 @@ from quantgrid.ml._lineage import compute_data_hash
 from quantgrid.model import BarSeries, FloatArray, IntArray
 
 if TYPE_CHECKING:
-    from quantgrid.ml._model import ModelSpec
+    from quantgrid.ml._model import ModelSpec, ParamValue
     from quantgrid.ml._training import TrainingResult
     from quantgrid.ml._validation import CrossValidator, Fold
 
@@ -120,6 +120,27 @@ class Dataset:
     def data_hash(self) -> str:
         """Return `compute_data_hash` of features, labels, ts, t1 and instruments."""
         return compute_data_hash(self.features, self.labels, self.ts, self.t1, self.instrument_ids)
+
+    def lineage(self) -> dict[str, ParamValue]:
+        """Return what a training run on it records of it: labelling and rows.
+
+        ``label.<param>`` for each labelling parameter (the horizon, ...), and
+        ``data.instruments``, ``data.rows``, ``data.warmup_rows``,
+        ``data.unlabelled_rows``, ``data.flat_rows``.
+        """
+        params: dict[str, ParamValue] = {
+            f"label.{key}": value for key, value in self.label_params.items()
+        }
+        params.update(
+            {
+                "data.instruments": ",".join(self.instruments),
+                "data.rows": len(self),
+                "data.warmup_rows": self.n_warmup,
+                "data.unlabelled_rows": self.n_unlabelled,
+                "data.flat_rows": self.n_flat,
+            }
+        )
+        return params
 
 
 def build_dataset(

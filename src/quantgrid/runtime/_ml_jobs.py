@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from quantgrid.adapters.market_data import MarketDataSource, Timeframe
-from quantgrid.adapters.registry import ModelRegistry
+from quantgrid.adapters.registry import ModelRegistry, log_dataset_training
 from quantgrid.adapters.storage import PredictionStore
 from quantgrid.core import NANOS_PER_SECOND
 from quantgrid.ml import (
@@ -261,13 +261,11 @@ class Retrainer:
             )
             self._last[model] = now  # after the training: a failed one may be retried
             candidate = await asyncio.to_thread(
-                self._registry.log_training,
+                log_dataset_training,
+                self._registry,
                 model,
                 result,
-                data_hash=dataset.data_hash(),
-                feature_set_name=dataset.feature_set_name,
-                feature_set_fingerprint=dataset.feature_set_fingerprint,
-                params={"label.horizon": self._policy.horizon_bars},
+                dataset,
                 tags={
                     "quantgrid.retrain.reason": reason,
                     "quantgrid.retrain.replaces": str(info.version),

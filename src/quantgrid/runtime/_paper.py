@@ -16,7 +16,12 @@ import numpy as np
 from pydantic import Field
 
 from quantgrid.adapters.market_data import InMemorySource
-from quantgrid.adapters.registry import ModelNotFoundError, ModelRegistry, RegistryError
+from quantgrid.adapters.registry import (
+    ModelNotFoundError,
+    ModelRegistry,
+    RegistryError,
+    log_dataset_training,
+)
 from quantgrid.adapters.storage import Checkpoint, ConflictError, PredictionStore, Store
 from quantgrid.core import Clock
 from quantgrid.ml import ApprovalPolicy, Prediction
@@ -550,12 +555,11 @@ class PaperTrading:
             cv=PurgedKFold(n_splits=5, embargo=HOLDOUT_EMBARGO),
             drop_flat=True,
         )
-        info = registry.log_training(
+        info = log_dataset_training(
+            registry,
             DEMO_MODEL,
             result,
-            data_hash=dataset.data_hash(),
-            feature_set_name=dataset.feature_set_name,
-            feature_set_fingerprint=dataset.feature_set_fingerprint,
+            dataset,
             params={"data.source": f"the replay's bars before bar {start}"},
             tags={"quantgrid.source": "paper demo"},
         )

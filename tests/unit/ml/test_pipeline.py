@@ -376,3 +376,15 @@ def test_fixed_labels_here_are_the_library_s(bars: dict[str, BarSeries], dataset
     start = default_feature_set().warmup
     np.testing.assert_array_equal(dataset.labels[mine], labels.label[start:-3])
     np.testing.assert_array_equal(dataset.t1[mine], labels.t1[start:-3])
+
+
+def test_the_lineage_a_run_records_names_the_labelling_and_the_rows(dataset: Dataset) -> None:
+    lineage = dataset.lineage()
+    assert lineage["label.horizon"] == 3  # what the prediction cycle must read back
+    assert lineage["data.rows"] == len(dataset)
+    assert lineage["data.instruments"] == ",".join(dataset.instruments)
+    rows = lineage["data.warmup_rows"], lineage["data.unlabelled_rows"], lineage["data.flat_rows"]
+    assert rows == (dataset.n_warmup, dataset.n_unlabelled, dataset.n_flat)
+    assert {k for k in lineage if k.startswith("label.")} == {
+        f"label.{key}" for key in dataset.label_params
+    }

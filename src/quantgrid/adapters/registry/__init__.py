@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from quantgrid.adapters.registry._errors import ModelNotFoundError, RegistryError
 from quantgrid.adapters.registry._memory import InMemoryModelRegistry
-from quantgrid.adapters.registry._port import ModelRegistry
+from quantgrid.adapters.registry._port import ModelRegistry, log_dataset_training
 
 if TYPE_CHECKING:
     from quantgrid.adapters.registry._mlflow import MlflowRegistry
@@ -23,6 +23,7 @@ __all__ = [
     "ModelNotFoundError",
     "ModelRegistry",
     "RegistryError",
+    "log_dataset_training",
 ]
 
 

@@ -10,6 +10,7 @@ from quantgrid.ml._governance import ApprovalPolicy, ModelStage, ModelSummary, M
 
 if TYPE_CHECKING:  # they load scikit-learn and LightGBM: only where a model is used
     from quantgrid.ml._model import ParamValue, TrainedModel
+    from quantgrid.ml._pipeline import Dataset
     from quantgrid.ml._training import TrainingResult
 
 # Safe in file paths, URIs and MLflow filter strings without quoting.
@@ -128,3 +129,28 @@ def check_serving_stage(stage: ModelStage | str) -> ModelStage:
         msg = f"stage must be 'staging' or 'production', got {stage!r}"
         raise ValueError(msg)
     return parsed
+
+
+def log_dataset_training(
+    registry: ModelRegistry,
+    name: str,
+    result: TrainingResult,
+    dataset: Dataset,
+    *,
+    params: Mapping[str, ParamValue] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> ModelVersionInfo:
+    """Log a run trained on ``dataset`` with its hash, feature set and lineage.
+
+    The run records ``dataset.lineage()`` (labelling and rows), then ``params`` (where
+    the data came from, tuning, ...), which win on a shared key.
+    """
+    return registry.log_training(
+        name,
+        result,
+        data_hash=dataset.data_hash(),
+        feature_set_name=dataset.feature_set_name,
+        feature_set_fingerprint=dataset.feature_set_fingerprint,
+        params={**dataset.lineage(), **(params or {})},
+        tags=tags,
+    )

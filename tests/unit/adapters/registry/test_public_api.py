@@ -13,6 +13,7 @@ PUBLIC_API = {
         "ModelNotFoundError",
         "ModelRegistry",
         "RegistryError",
+        "log_dataset_training",
     ),
 }
 
