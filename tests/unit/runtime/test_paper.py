@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from quantgrid.adapters.market_data import InMemorySource, Timeframe
+from quantgrid.adapters.market_data import BinanceRestSource, InMemorySource, Timeframe
 from quantgrid.adapters.registry import InMemoryModelRegistry, ModelRegistry
 from quantgrid.core import TestClock
 from quantgrid.data import SyntheticConfig, generate_market
@@ -320,3 +321,10 @@ async def test_the_services_see_the_market_up_to_the_replays_clock(
     clock.advance_to(int(whole.ts[START + 10]))
     assert (await seen.latest_price("SYN0")).price == whole.close[START + 10]
     assert len(seen.bars("SYN0")) == BARS  # the replay still walks every bar
+
+
+def test_a_replay_needs_an_upstream_that_holds_bars(tmp_path: Path) -> None:
+    remote = BinanceRestSource("http://127.0.0.1:9", symbols=["SYN0"])
+    config = _config(tmp_path, InMemorySource({}), InMemoryModelRegistry())
+    with pytest.raises(ConfigError, match="QUANTGRID_PAPER_MODE=replay plays stored bars"):
+        build_platform(dataclasses.replace(config, source=remote))
